@@ -1,0 +1,67 @@
+# IMDB sentiment: `make serve` and `make test` work on a fresh clone (Python 3.11+, make, PyPI).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 1
+DATA ?= ../shared/data/imdb
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The serve extra only: no TensorFlow (what the Docker runtime image installs).
+$(VENV)/.serve: requirements/serve.lock | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/serve.lock
+	touch $@
+
+# Everything: serve + train + dev.
+$(VENV)/.dev: requirements/dev.lock | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/dev.lock
+	touch $@ $(VENV)/.serve
+
+.PHONY: install install-dev
+install: $(VENV)/.serve ## Create .venv with the serve extra only
+install-dev: $(VENV)/.dev ## Create .venv with every extra (serve, train, dev)
+
+.PHONY: serve
+serve: $(VENV)/.serve ## Serve the committed models on HOST:PORT (127.0.0.1:8000) with WEB_CONCURRENCY workers
+	HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/python -m service
+
+.PHONY: test
+test: $(VENV)/.dev ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(VENV)/.dev ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: train
+train: $(VENV)/.dev ## Train, evaluate and export the four chapter models into models/ (data: DATA)
+	$(BIN)/python -m training --data $(DATA) --out models
+
+.PHONY: lock
+lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra serve --extra train --extra dev --python-version 3.11 -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra serve --python-version 3.11 -c requirements/dev.lock -o requirements/serve.lock
+
+.PHONY: clean
+clean: ## Remove caches (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -1,0 +1,155 @@
+"""The model registry: loads every model of `models/manifest.json` once, verifies it, and scores ids.
+
+A model is served only if its `.onnx` matches the sha256 in its card and it scores its golden
+reviews (real test reviews with Keras' scores from training time) within the tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from service.tokenizer import Vocabulary, build_vocabulary, encode_batch, load_word_index
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """A file of the models folder is missing or corrupt; the message names it."""
+
+
+@dataclass
+class SentimentModel:
+    """One loaded model: its card, its onnxruntime session and the vocabulary it was trained with."""
+
+    name: str
+    card: dict[str, Any]
+    session: ort.InferenceSession
+    vocabulary: Vocabulary
+    path: Path
+
+    @property
+    def input_length(self) -> int:
+        return int(self.card["input_length"])
+
+    def score_ids(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
+        """Probability of a positive review for each row of ids, shape (n, input_length)."""
+        (scores,) = self.session.run([self.card["output_name"]], {self.card["input_name"]: ids})
+        return np.asarray(scores, dtype=np.float32)
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.int32]:
+        return encode_batch(texts, self.vocabulary, self.input_length)
+
+    def score_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return self.score_ids(self.encode(texts))
+
+    def summary(self, default: bool) -> dict[str, Any]:
+        test = self.card.get("test", {})
+        return {
+            "name": self.name,
+            "architecture": self.card["architecture"],
+            "params": self.card["params"],
+            "input_length": self.input_length,
+            "num_words": self.card["num_words"],
+            "test_accuracy": test.get("accuracy"),
+            "sha256": self.card["onnx_sha256"],
+            "default": default,
+        }
+
+
+@dataclass
+class ModelRegistry:
+    models: dict[str, SentimentModel]
+    default_name: str
+    ready: bool = False
+    golden_max_diff: dict[str, float] = field(default_factory=dict)
+
+    def get(self, name: str | None) -> SentimentModel:
+        return self.models[name or self.default_name]
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise ModelLoadError(f"missing file: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"corrupt JSON in {path}: {e}") from e
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _load_model(models_dir: Path, entry: dict[str, Any], vocab: dict[int, Vocabulary],
+                word_index: dict[str, int], threads: int) -> SentimentModel:
+    card_path = models_dir / entry["card"]
+    card = _read_json(card_path)
+    onnx_path = models_dir / entry["path"]
+    if not onnx_path.is_file():
+        raise ModelLoadError(f"missing file: {onnx_path}")
+    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    if digest != card.get("onnx_sha256"):
+        raise ModelLoadError(f"corrupt model {onnx_path}: sha256 {digest} differs from {card_path}")
+    num_words = int(card["num_words"])
+    if num_words not in vocab:
+        vocab[num_words] = build_vocabulary(word_index, num_words)
+    try:
+        session = _session(onnx_path, threads)
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise ModelLoadError(f"corrupt model {onnx_path}: {e}") from e
+    return SentimentModel(card["name"], card, session, vocab[num_words], onnx_path)
+
+
+def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> ModelRegistry:
+    """Load and verify every model in the manifest; raise ModelLoadError naming the bad file."""
+    if not models_dir.is_dir():
+        raise ModelLoadError(f"missing models folder: {models_dir}")
+    manifest = _read_json(models_dir / "manifest.json")
+    index_path = models_dir / manifest.get("word_index", "imdb_word_index.json")
+    if not index_path.is_file():
+        raise ModelLoadError(f"missing file: {index_path}")
+    try:
+        word_index = load_word_index(index_path)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelLoadError(f"corrupt word index {index_path}: {e}") from e
+    vocab: dict[int, Vocabulary] = {}
+    models = {e["name"]: _load_model(models_dir, e, vocab, word_index, threads)
+              for e in manifest["models"]}
+    if default_model not in models:
+        raise ModelLoadError(
+            f"default model {default_model!r} is not in {models_dir / 'manifest.json'} "
+            f"(available: {', '.join(models)})"
+        )
+    log.info("loaded %d models from %s: %s", len(models), models_dir, ", ".join(models))
+    return ModelRegistry(models, default_model)
+
+
+def check_golden(registry: ModelRegistry, tolerance: float) -> None:
+    """Score each model's golden reviews; mark the registry ready only if all are within tolerance."""
+    for model in registry.models.values():
+        golden_path = model.path.parent / "golden.json"
+        golden = _read_json(golden_path)
+        expected = np.array([g["keras_score"] for g in golden], dtype=np.float32)
+        served = model.score_texts([g["text"] for g in golden])
+        diff = float(np.max(np.abs(served - expected))) if len(golden) else 0.0
+        if not golden or diff > tolerance:
+            raise ModelLoadError(
+                f"model {model.name} fails its golden set {golden_path}: "
+                f"max |diff| {diff:.3g} over {len(golden)} reviews (tolerance {tolerance})"
+            )
+        registry.golden_max_diff[model.name] = diff
+    registry.ready = True

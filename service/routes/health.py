@@ -1,0 +1,25 @@
+"""Liveness and readiness, kept separate as Kubernetes expects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.schemas import Health
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", response_model=Health)
+async def live() -> Health:
+    """200 while the process runs."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Health, responses={503: {"model": Health}})
+async def ready(request: Request) -> JSONResponse:
+    """200 once every model is loaded and has passed its golden check; 503 before and on shutdown."""
+    registry = getattr(request.app.state, "registry", None)
+    is_ready = registry is not None and registry.ready and not request.app.state.shutting_down
+    status = "ready" if is_ready else "not ready"
+    return JSONResponse({"status": status}, status_code=200 if is_ready else 503)

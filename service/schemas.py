@@ -1,0 +1,94 @@
+"""Request and response bodies of the HTTP API (they become the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text is empty or only whitespace")
+    return text
+
+
+ReviewText = Annotated[StrictStr, AfterValidator(_not_blank)]
+ModelName = Annotated[StrictStr | None, Field(description="Model to use; the default if omitted.")]
+Explain = Annotated[
+    StrictBool,
+    Field(description="Also return the words the model saw after truncation, and how many were cut."),
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class PredictRequest(_Request):
+    text: ReviewText = Field(description="Raw review text.", examples=["A wonderful, moving film."])
+    model: ModelName = None
+    explain: Explain = False
+
+
+class BatchPredictRequest(_Request):
+    texts: list[ReviewText] = Field(min_length=1, description="Raw review texts, scored in order.")
+    model: ModelName = None
+    explain: Explain = False
+
+
+class Token(BaseModel):
+    word: str
+    id: int
+    oov: bool = Field(description="True when the word is unknown or outside the model's vocabulary.")
+
+
+class Prediction(BaseModel):
+    label: Literal["positive", "negative"]
+    score: float = Field(description="Probability of a positive review; positive when >= 0.5.")
+    tokens: list[Token] | None = Field(
+        None, description="With explain: the words inside the model's window, in order."
+    )
+    truncated: int | None = Field(
+        None, description="With explain: how many words were cut from the front of the text."
+    )
+
+
+class PredictResponse(Prediction):
+    model_config = ConfigDict(protected_namespaces=())
+    model: str
+
+
+class BatchPredictResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    model: str
+    predictions: list[Prediction]
+
+
+class ModelSummary(BaseModel):
+    name: str
+    architecture: str
+    params: int
+    input_length: int
+    num_words: int
+    test_accuracy: float | None
+    sha256: str
+    default: bool
+
+
+class ModelList(BaseModel):
+    default: str
+    models: list[ModelSummary]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready", "not ready"]
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

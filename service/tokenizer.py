@@ -1,0 +1,133 @@
+"""The one tokenizer that training and serving share: raw review text -> padded word ids.
+
+It reproduces exactly `keras.datasets.imdb.load_data(num_words=N)` followed by
+`keras.utils.pad_sequences(maxlen=L)` (padding and truncating 'pre'):
+
+1. lower-case the text; replace each character of `FILTERS` by a space; split on the space
+   character ' ' only, dropping empty strings (not `str.split()`: '\\x85' or '\\xa0' stay inside
+   words, as in the index's `most\\x85and`);
+2. id = frequency rank + 3 (`INDEX_FROM`) for words in the word index, and `OOV_ID` for unknown
+   words and for ids >= num_words; `START_ID` goes in front;
+3. keep the last L ids and put `PAD_ID` zeros in front of shorter sequences.
+
+Pure Python + numpy, no state, no TensorFlow. Text never enters the ONNX graph: models take ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+PAD_ID = 0
+START_ID = 1
+OOV_ID = 2
+INDEX_FROM = 3
+
+_TO_SPACE = str.maketrans(dict.fromkeys(FILTERS, " "))
+# Python's str.lower() is a per-character map except for the Greek capital sigma, whose lower
+# case depends on its neighbours (final sigma). Without it, tokenizing a suffix is exact.
+_CONTEXT_SENSITIVE_LOWER = "\u03a3"
+
+Vocabulary = Mapping[str, int]
+"""word -> id, holding only the words whose id is below num_words (see `build_vocabulary`)."""
+
+
+def load_word_index(path: str | Path) -> dict[str, int]:
+    """Read Keras' `imdb_word_index.json` (word -> frequency rank, 1 = most frequent)."""
+    with open(path, encoding="utf-8") as f:
+        index = json.load(f)
+    if not isinstance(index, dict) or not all(isinstance(r, int) for r in index.values()):
+        raise ValueError(f"{path} is not a word -> rank JSON object")
+    return index
+
+
+def build_vocabulary(word_index: Mapping[str, int], num_words: int) -> dict[str, int]:
+    """Map each word whose id (rank + INDEX_FROM) is below num_words to that id."""
+    return {w: r + INDEX_FROM for w, r in word_index.items() if r + INDEX_FROM < num_words}
+
+
+def split_words(text: str) -> list[str]:
+    """Keras' default text standardisation: lower-case, filter, split on ' ' only."""
+    return [w for w in text.lower().translate(_TO_SPACE).split(" ") if w]
+
+
+def last_words(text: str, count: int) -> tuple[list[str], bool]:
+    """The last `count` words of `text` and whether any word comes before them.
+
+    Equal to `split_words(text)[-count:]`, but reads the text from the end and stops once enough
+    words are found, so its cost does not grow with the length of the review.
+    """
+    if count <= 0:
+        return [], bool(split_words(text))
+    if _CONTEXT_SENSITIVE_LOWER in text:
+        words = split_words(text)
+        return words[-count:], len(words) > count
+    window = 16 * (count + 1)
+    while True:
+        start = max(0, len(text) - window)
+        words = split_words(text[start:])
+        if start == 0:
+            return words[-count:], len(words) > count
+        # The first word of the window may be cut in two; only words after it are certain.
+        if len(words) > count:
+            return words[-count:], True
+        window *= 4
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What the model sees of one text: its padded ids and the words behind them."""
+
+    ids: npt.NDArray[np.int32]
+    words: list[str]
+    """The words inside the window, in order (their ids are the last len(words) of `ids`)."""
+    truncated: int
+    """How many words were cut from the front to fit the window."""
+
+
+def word_ids(words: Sequence[str], vocabulary: Vocabulary) -> list[int]:
+    """Map words to ids; unknown and too rare words become OOV_ID."""
+    get = vocabulary.get
+    return [get(w, OOV_ID) for w in words]
+
+
+def _pad(ids: list[int], maxlen: int) -> npt.NDArray[np.int32]:
+    row = np.zeros(maxlen, dtype=np.int32)
+    kept = ids[-maxlen:]
+    if kept:
+        row[maxlen - len(kept) :] = kept
+    return row
+
+
+def encode(text: str, vocabulary: Vocabulary, maxlen: int) -> npt.NDArray[np.int32]:
+    """Padded ids of one text, reading only as much of its end as the window needs."""
+    words, more = last_words(text, maxlen)
+    ids = word_ids(words, vocabulary)
+    if not more and len(ids) < maxlen:
+        ids.insert(0, START_ID)
+    return _pad(ids, maxlen)
+
+
+def encode_batch(
+    texts: Sequence[str], vocabulary: Vocabulary, maxlen: int
+) -> npt.NDArray[np.int32]:
+    """Padded ids of many texts, shape (len(texts), maxlen)."""
+    out = np.zeros((len(texts), maxlen), dtype=np.int32)
+    for i, text in enumerate(texts):
+        out[i] = encode(text, vocabulary, maxlen)
+    return out
+
+
+def encode_explained(text: str, vocabulary: Vocabulary, maxlen: int) -> Encoding:
+    """Like `encode`, also returning the words in the window and how many were cut."""
+    words = split_words(text)
+    ids = [START_ID, *word_ids(words, vocabulary)]
+    # The start id takes one place of the window, so at most maxlen - 1 words fit beside it.
+    kept_words = words[-maxlen:] if len(ids) > maxlen else words
+    return Encoding(_pad(ids, maxlen), kept_words, len(words) - len(kept_words))

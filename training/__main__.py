@@ -1,0 +1,7 @@
+"""`python -m training`: see training.pipeline."""
+
+import sys
+
+from training.pipeline import main
+
+sys.exit(main())
