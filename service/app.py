@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from service.errors import add_error_handlers
+from service.limits import BodyLimitMiddleware
 from service.registry import check_golden, load_registry
 from service.routes import health, models, predict
 from service.settings import Settings, get_settings
@@ -32,16 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="IMDB sentiment",
-        summary="The IMDB models of a textbook chapter on recurrent networks, served with onnxruntime.",
+        summary="A textbook chapter's IMDB models, served with onnxruntime.",
         version="0.1.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.registry = None
     app.state.shutting_down = False
     add_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     for router in (predict.router, models.router, health.router):
         app.include_router(router)
     return app

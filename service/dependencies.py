@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.errors import NotReady
+from service.errors import NotReady, UnsupportedMediaType
 from service.registry import ModelRegistry
 from service.settings import Settings
 
@@ -25,3 +25,13 @@ def get_registry(request: Request) -> ModelRegistry:
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+
+
+def require_json(request: Request) -> None:
+    """Refuse a body that is not declared as JSON with 415, rather than a puzzling 422."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {content_type or 'missing'!r}"
+        )

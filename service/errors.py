@@ -39,6 +39,11 @@ class PayloadTooLarge(ServiceError):
     type = "payload_too_large"
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    type = "unsupported_media_type"
+
+
 class NotReady(ServiceError):
     status_code = 503
     type = "not_ready"
@@ -50,8 +55,10 @@ def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     # The offending input is left out: it may be megabytes long, or a secret.
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
@@ -70,7 +77,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    kind = {
+        400: "invalid_body",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+    }.get(exc.status_code, "http_error")
     return JSONResponse(error_body(kind, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from service.schemas import Prediction, Token
 from service.tokenizer import OOV_ID, encode_explained
 
 
-def label_of(score: float) -> str:
+def label_of(score: float) -> Literal["positive", "negative"]:
     return "positive" if score >= 0.5 else "negative"
 
 
@@ -25,8 +26,12 @@ def predict_texts(model: SentimentModel, texts: Sequence[str], explain: bool) ->
     predictions = []
     for encoding, score in zip(encodings, scores.tolist(), strict=True):
         ids = encoding.ids[len(encoding.ids) - len(encoding.words) :].tolist()
-        tokens = [Token(word=w, id=i, oov=i == OOV_ID) for w, i in zip(encoding.words, ids, strict=True)]
+        tokens = [
+            Token(word=w, id=i, oov=i == OOV_ID) for w, i in zip(encoding.words, ids, strict=True)
+        ]
         predictions.append(
-            Prediction(label=label_of(score), score=score, tokens=tokens, truncated=encoding.truncated)
+            Prediction(
+                label=label_of(score), score=score, tokens=tokens, truncated=encoding.truncated
+            )
         )
     return predictions

@@ -1,4 +1,4 @@
-"""The model registry: loads every model of `models/manifest.json` once, verifies it, and scores ids.
+"""The model registry: loads each model of `models/manifest.json` once, verifies it, scores ids.
 
 A model is served only if its `.onnx` matches the sha256 in its card and it scores its golden
 reviews (real test reviews with Keras' scores from training time) within the tolerance.
@@ -29,7 +29,7 @@ class ModelLoadError(RuntimeError):
 
 @dataclass
 class SentimentModel:
-    """One loaded model: its card, its onnxruntime session and the vocabulary it was trained with."""
+    """One loaded model: its card, its onnxruntime session and its training vocabulary."""
 
     name: str
     card: dict[str, Any]
@@ -94,8 +94,13 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _load_model(models_dir: Path, entry: dict[str, Any], vocab: dict[int, Vocabulary],
-                word_index: dict[str, int], threads: int) -> SentimentModel:
+def _load_model(
+    models_dir: Path,
+    entry: dict[str, Any],
+    vocab: dict[int, Vocabulary],
+    word_index: dict[str, int],
+    threads: int,
+) -> SentimentModel:
     card_path = models_dir / entry["card"]
     card = _read_json(card_path)
     onnx_path = models_dir / entry["path"]
@@ -127,8 +132,10 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
     except (ValueError, UnicodeDecodeError) as e:
         raise ModelLoadError(f"corrupt word index {index_path}: {e}") from e
     vocab: dict[int, Vocabulary] = {}
-    models = {e["name"]: _load_model(models_dir, e, vocab, word_index, threads)
-              for e in manifest["models"]}
+    models = {
+        e["name"]: _load_model(models_dir, e, vocab, word_index, threads)
+        for e in manifest["models"]
+    }
     if default_model not in models:
         raise ModelLoadError(
             f"default model {default_model!r} is not in {models_dir / 'manifest.json'} "
@@ -139,7 +146,7 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
 
 
 def check_golden(registry: ModelRegistry, tolerance: float) -> None:
-    """Score each model's golden reviews; mark the registry ready only if all are within tolerance."""
+    """Score each model's golden reviews; the registry is ready only if all are within tolerance."""
     for model in registry.models.values():
         golden_path = model.path.parent / "golden.json"
         golden = _read_json(golden_path)

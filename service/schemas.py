@@ -17,7 +17,9 @@ ReviewText = Annotated[StrictStr, AfterValidator(_not_blank)]
 ModelName = Annotated[StrictStr | None, Field(description="Model to use; the default if omitted.")]
 Explain = Annotated[
     StrictBool,
-    Field(description="Also return the words the model saw after truncation, and how many were cut."),
+    Field(
+        description="Also return the words the model saw after truncation, and how many were cut."
+    ),
 ]
 
 
@@ -40,7 +42,9 @@ class BatchPredictRequest(_Request):
 class Token(BaseModel):
     word: str
     id: int
-    oov: bool = Field(description="True when the word is unknown or outside the model's vocabulary.")
+    oov: bool = Field(
+        description="True when the word is unknown or outside the model's vocabulary."
+    )
 
 
 class Prediction(BaseModel):

@@ -1,4 +1,4 @@
-"""The service's settings: one pydantic-settings class, read from `SENTIMENT_*` environment variables."""
+"""The service's settings: one pydantic-settings class, read from `SENTIMENT_*` variables."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     """Largest accepted request body; refused with 413 before it is read in full."""
     ort_threads: int = Field(1, gt=0)
-    """onnxruntime intra-op threads per model; the models are tiny, so one avoids thread hand-offs."""
+    """onnxruntime intra-op threads per model; the models are tiny: one avoids thread hand-offs."""
     golden_tolerance: float = Field(1e-5, gt=0)
     """Largest allowed |served score - Keras score| on each model's golden reviews at startup."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -22,7 +22,9 @@ WORD_INDEX = {"the": 1, "movie": 2, "it's": 3, "sci": 4, "fi": 5, "br": 6, "most
 VOCAB = build_vocabulary(WORD_INDEX, num_words=10_000)
 
 
-def reference_encode(text: str, word_index: dict[str, int], num_words: int, maxlen: int) -> list[int]:
+def reference_encode(
+    text: str, word_index: dict[str, int], num_words: int, maxlen: int
+) -> list[int]:
     """A plain, slow statement of keras imdb.load_data + pad_sequences, character by character."""
     lowered = text.lower()
     chars = [" " if c in FILTERS else c for c in lowered]
@@ -120,7 +122,7 @@ def test_greek_capital_sigma_falls_back_to_full_lowering() -> None:
     assert last_words(text, 3) == (split_words(text)[-3:], True)
 
 
-words_alphabet = st.sampled_from(list(WORD_INDEX) + [" ", ".", "-", "<br />", "Σ", "\x85", "İ", "A"])
+words_alphabet = st.sampled_from([*WORD_INDEX, " ", ".", "-", "<br />", "Σ", "\x85", "İ", "A"])
 texts = st.one_of(st.text(), st.lists(words_alphabet, max_size=300).map("".join))
 
 

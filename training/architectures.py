@@ -11,7 +11,8 @@ ARCHITECTURES: dict[str, str] = {
     "ff": "Embedding(10000, 8) -> Flatten -> Dense(1, sigmoid)",
     "rnn": "Embedding(10000, 8) -> LSTM(1, activation='sigmoid')",
     "rnn2": "Embedding(10000, 8) -> LSTM(32, tanh) -> Dense(1, sigmoid)",
-    "rnn3": "Embedding(10000, 8) -> LSTM(4, tanh, return_sequences=True) -> Flatten -> Dense(1, sigmoid)",
+    "rnn3": "Embedding(10000, 8) -> LSTM(4, tanh, return_sequences=True) -> Flatten"
+    " -> Dense(1, sigmoid)",
 }
 
 
@@ -60,7 +61,7 @@ def build_model(name: str, num_words: int, maxlen: int, embedding_dim: int) -> k
 
 
 def layer_table(model: keras.Model) -> list[dict[str, object]]:
-    """Each layer's name, type, output shape and parameter count, as `model.summary()` lists them."""
+    """Each layer's name, type, output shape and parameters, as `model.summary()` lists them."""
     return [
         {
             "name": layer.name,

@@ -1,8 +1,8 @@
-"""Reading the IMDB reviews (official aclImdb layout) and the Keras word index, downloading when absent.
+"""Reading the IMDB reviews (official aclImdb layout) and the Keras word index; downloads if absent.
 
 A source is the `aclImdb_v1.tar.gz` tarball, an extracted `aclImdb/` folder, or a folder holding
-either (such as `../shared/data/imdb/`). Reviews live at `aclImdb/{train,test}/{pos,neg}/{id}_{rating}.txt`;
-`train/unsup` and everything else is ignored.
+either (such as `../shared/data/imdb/`). Reviews live at
+`aclImdb/{train,test}/{pos,neg}/{id}_{rating}.txt`; `train/unsup` and everything else is ignored.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _members(source: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def read_dataset(source: Path) -> dict[str, Reviews]:
-    """Read the train and test splits from a tarball or an `aclImdb/` folder, with a progress bar."""
+    """Read the train and test splits from a tarball or an `aclImdb/` folder, showing progress."""
     found: dict[str, list[tuple[int, int, str, str]]] = {s: [] for s in SPLITS}
     for name, data in tqdm(_members(source), desc=f"reading {source.name}", unit=" files"):
         match = _REVIEW.search(name)
@@ -140,6 +140,8 @@ def read_dataset(source: Path) -> dict[str, Reviews]:
             raise ValueError(f"{source}: no reviews in aclImdb/{split}/{{pos,neg}}")
         rows.sort()
         result[split] = Reviews(
-            [r[3] for r in rows], np.array([r[0] for r in rows], dtype=np.int8), [r[2] for r in rows]
+            [r[3] for r in rows],
+            np.array([r[0] for r in rows], dtype=np.int8),
+            [r[2] for r in rows],
         )
     return result

@@ -40,8 +40,11 @@ class ConfusionStats:
     balanced_accuracy: float
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: caret's NA (a ratio of nothing, for a model that predicts one class) is None."""
-        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+        """JSON-ready: caret's NA (0/0, for a model that predicts one class) becomes None."""
+        return {
+            k: None if isinstance(v, float) and math.isnan(v) else v
+            for k, v in asdict(self).items()
+        }
 
     def report(self) -> str:
         """A printout laid out like caret's."""
@@ -73,9 +76,7 @@ class ConfusionStats:
         return "\n".join(rows)
 
 
-def confusion_table(
-    predicted: npt.ArrayLike, reference: npt.ArrayLike
-) -> npt.NDArray[np.int64]:
+def confusion_table(predicted: npt.ArrayLike, reference: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """2x2 counts with predictions in rows and the reference in columns, classes 0 and 1."""
     pred = np.asarray(predicted).astype(np.int64)
     ref = np.asarray(reference).astype(np.int64)

@@ -30,12 +30,12 @@ class Parity:
 
 
 def export_onnx(model: keras.Model, maxlen: int) -> bytes:
-    """The serialized ONNX graph: int32 ids of shape (batch, maxlen) -> `score` of shape (batch,)."""
+    """The serialized ONNX graph: int32 ids (batch, maxlen) -> `score` of shape (batch,)."""
     spec = (tf.TensorSpec((None, maxlen), tf.int32, name=INPUT_NAME),)
 
     # Converting a plain function, not the Keras model: tf2onnx's from_keras cannot map
     # Keras 3's output names, and this also lets us name the output and drop its unit axis.
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=spec)  # type: ignore[untyped-decorator]
     def serve(input_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         return {OUTPUT_NAME: tf.squeeze(model(input_ids, training=False), axis=-1)}
 

@@ -71,7 +71,7 @@ class Encoded:
 
 
 def load_data(config: TrainConfig, dataset: Path, word_index: Path) -> Encoded:
-    """Read and encode both splits; shuffle train once, seeded, since Keras validates on its tail."""
+    """Read and encode both splits; shuffle train once, seeded: Keras validates on its tail."""
     splits = data.read_dataset(dataset)
     rng = np.random.default_rng(config.seed)
     train = splits["train"].take(rng.permutation(len(splits["train"])))
@@ -89,7 +89,9 @@ def load_data(config: TrainConfig, dataset: Path, word_index: Path) -> Encoded:
     )
 
 
-def train(config: TrainConfig, name: str, encoded: Encoded) -> tuple[keras.Model, dict[str, list[float]]]:
+def train(
+    config: TrainConfig, name: str, encoded: Encoded
+) -> tuple[keras.Model, dict[str, list[float]]]:
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     model = build_model(name, config.num_words, config.maxlen, config.embedding_dim)
@@ -113,22 +115,36 @@ def train(config: TrainConfig, name: str, encoded: Encoded) -> tuple[keras.Model
     return model, history
 
 
-def golden_set(config: TrainConfig, encoded: Encoded, scores: npt.NDArray[np.float32]) -> list[dict[str, Any]]:
+def golden_set(
+    config: TrainConfig, encoded: Encoded, scores: npt.NDArray[np.float32]
+) -> list[dict[str, Any]]:
     """A few real test reviews with Keras' scores, for the service to check itself at startup."""
     rng = np.random.default_rng(config.seed + 1)
-    picks = rng.choice(len(encoded.test), size=min(config.golden_size, len(encoded.test)), replace=False)
+    picks = rng.choice(
+        len(encoded.test), size=min(config.golden_size, len(encoded.test)), replace=False
+    )
     return [
-        {"name": encoded.test.names[i], "label": int(encoded.test.labels[i]),
-         "text": encoded.test.texts[i], "keras_score": float(scores[i])}
+        {
+            "name": encoded.test.names[i],
+            "label": int(encoded.test.labels[i]),
+            "text": encoded.test.texts[i],
+            "keras_score": float(scores[i]),
+        }
         for i in sorted(picks)
     ]
 
 
-def run_model(config: TrainConfig, name: str, encoded: Encoded, provenance: dict[str, Any]) -> dict[str, Any]:
+def run_model(
+    config: TrainConfig, name: str, encoded: Encoded, provenance: dict[str, Any]
+) -> dict[str, Any]:
     """Train, evaluate, export and publish one model; return its card."""
     model, history = train(config, name, encoded)
-    keras_scores = model.predict(encoded.x_test, batch_size=1024, verbose=0)[:, 0].astype(np.float32)
-    stats = confusion_stats(confusion_table(keras_scores >= 0.5, encoded.y_test), config.positive_class)
+    keras_scores = model.predict(encoded.x_test, batch_size=1024, verbose=0)[:, 0].astype(
+        np.float32
+    )
+    stats = confusion_stats(
+        confusion_table(keras_scores >= 0.5, encoded.y_test), config.positive_class
+    )
     print(f"\n{name} on {len(encoded.y_test):,} test reviews:\n{stats.report()}\n")
     onnx_model = export.export_onnx(model, config.maxlen)
     parity = export.check_parity(onnx_model, encoded.x_test, keras_scores)
@@ -143,7 +159,9 @@ def run_model(config: TrainConfig, name: str, encoded: Encoded, provenance: dict
         "num_words": config.num_words,
         "tokenizer": "service.tokenizer: keras imdb.load_data(num_words) + pad_sequences(maxlen), "
         "padding and truncating 'pre'; start id 1, OOV id 2, index_from 3",
-        "hyperparameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "hyperparameters": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
+        },
         "epochs_run": len(history["loss"]),
         "history": history,
         "test": stats.to_dict(),
@@ -151,8 +169,15 @@ def run_model(config: TrainConfig, name: str, encoded: Encoded, provenance: dict
         "onnx_sha256": artifacts.sha256_bytes(onnx_model),
         **provenance,
     }
-    artifacts.publish_model(config.out, name, onnx_model, card, golden_set(config, encoded, keras_scores), history)
-    log.info("published %s: test accuracy %.4f, parity max |diff| %.2g", name, stats.accuracy, parity.max_abs_diff)
+    artifacts.publish_model(
+        config.out, name, onnx_model, card, golden_set(config, encoded, keras_scores), history
+    )
+    log.info(
+        "published %s: test accuracy %.4f, parity max |diff| %.2g",
+        name,
+        stats.accuracy,
+        parity.max_abs_diff,
+    )
     return card
 
 
@@ -161,10 +186,19 @@ def run(config: TrainConfig) -> list[dict[str, Any]]:
     word_index = data.find_word_index(config.word_index or config.data)
     encoded = load_data(config, dataset, word_index)
     provenance = {
-        "data": {"source": dataset.name, "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
-                 "train_reviews": len(encoded.y_train), "test_reviews": len(encoded.y_test)},
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__},
+        "data": {
+            "source": dataset.name,
+            "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
+            "train_reviews": len(encoded.y_train),
+            "test_reviews": len(encoded.y_test),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tf2onnx": tf2onnx.__version__,
+            "onnx": onnx.__version__,
+        },
     }
     cards = [run_model(config, name, encoded, provenance) for name in config.models]
     artifacts.copy_word_index(word_index, config.out)
@@ -173,12 +207,21 @@ def run(config: TrainConfig) -> list[dict[str, Any]]:
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--models", default=",".join(ARCHITECTURES), help="comma-separated names")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.exists() else None,
-                        help="aclImdb tarball or folder, or a folder holding it (default: download)")
-    parser.add_argument("--word-index", type=Path, help="imdb_word_index.json (default: beside --data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA if DEFAULT_DATA.exists() else None,
+        help="aclImdb tarball or folder, or a folder holding it (default: download)",
+    )
+    parser.add_argument(
+        "--word-index", type=Path, help="imdb_word_index.json (default: beside --data)"
+    )
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--limit", type=int, help="reviews per split, for quick runs")
@@ -188,12 +231,22 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     unknown = set(models) - set(ARCHITECTURES)
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {', '.join(ARCHITECTURES)}")
-    return replace(TrainConfig(), models=models, data=args.data, word_index=args.word_index,
-                   out=args.out, epochs=args.epochs, limit=args.limit, seed=args.seed)
+    return replace(
+        TrainConfig(),
+        models=models,
+        data=args.data,
+        word_index=args.word_index,
+        out=args.out,
+        epochs=args.epochs,
+        limit=args.limit,
+        seed=args.seed,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = parse_args(argv)
     tf.config.experimental.enable_op_determinism()
     cards = run(config)

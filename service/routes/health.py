@@ -18,7 +18,7 @@ async def live() -> Health:
 
 @router.get("/ready", response_model=Health, responses={503: {"model": Health}})
 async def ready(request: Request) -> JSONResponse:
-    """200 once every model is loaded and has passed its golden check; 503 before and on shutdown."""
+    """200 once every model is loaded and passed its golden check; 503 before and on shutdown."""
     registry = getattr(request.app.state, "registry", None)
     is_ready = registry is not None and registry.ready and not request.app.state.shutting_down
     status = "ready" if is_ready else "not ready"

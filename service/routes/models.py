@@ -18,8 +18,10 @@ async def list_models(registry: RegistryDep) -> ModelList:
     """Every served model: architecture, parameters, input length, test accuracy, sha256."""
     return ModelList(
         default=registry.default_name,
-        models=[ModelSummary(**m.summary(m.name == registry.default_name))
-                for m in registry.models.values()],
+        models=[
+            ModelSummary(**m.summary(m.name == registry.default_name))
+            for m in registry.models.values()
+        ],
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from service.dependencies import RegistryDep, SettingsDep
+from service.dependencies import RegistryDep, SettingsDep, require_json
 from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge
 from service.inference import predict_texts
 from service.registry import ModelRegistry, SentimentModel
@@ -19,9 +19,9 @@ from service.schemas import (
 )
 from service.settings import Settings
 
-router = APIRouter(prefix="/predict", tags=["predict"])
+router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(require_json)])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (404, 413, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 503)
 }
 
 
@@ -42,7 +42,9 @@ def check_lengths(texts: Sequence[str], settings: Settings) -> None:
 
 
 @router.post("", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS)
-async def predict(body: PredictRequest, registry: RegistryDep, settings: SettingsDep) -> PredictResponse:
+async def predict(
+    body: PredictRequest, registry: RegistryDep, settings: SettingsDep
+) -> PredictResponse:
     """Score one review: the probability that it is positive, from the selected model."""
     model = select_model(registry, body.model)
     check_lengths([body.text], settings)
@@ -51,7 +53,10 @@ async def predict(body: PredictRequest, registry: RegistryDep, settings: Setting
 
 
 @router.post(
-    "/batch", response_model=BatchPredictResponse, response_model_exclude_none=True, responses=ERRORS
+    "/batch",
+    response_model=BatchPredictResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
 )
 def predict_batch(
     body: BatchPredictRequest, registry: RegistryDep, settings: SettingsDep
@@ -63,4 +68,6 @@ def predict_batch(
             f"batch has {len(body.texts)} texts; the limit is {settings.max_batch_texts}"
         )
     check_lengths(body.texts, settings)
-    return BatchPredictResponse(model=model.name, predictions=predict_texts(model, body.texts, body.explain))
+    return BatchPredictResponse(
+        model=model.name, predictions=predict_texts(model, body.texts, body.explain)
+    )
