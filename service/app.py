@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.dependencies import Runtime
 from service.errors import add_error_handlers
 from service.limits import BodyLimitMiddleware
 from service.registry import check_golden, load_registry
@@ -23,11 +24,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
-        app.state.registry = registry
+        runtime.registry = registry
         check_golden(registry, settings.golden_tolerance)
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
-        app.state.shutting_down = True
+        runtime.shutting_down = True
         registry.ready = False
 
     app = FastAPI(
@@ -36,9 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.registry = None
-    app.state.shutting_down = False
+    runtime = Runtime(settings)
+    app.state.runtime = runtime
     add_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     for router in (predict.router, models.router, health.router):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from service.dependencies import RuntimeDep
 from service.schemas import Health
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -17,9 +18,8 @@ async def live() -> Health:
 
 
 @router.get("/ready", response_model=Health, responses={503: {"model": Health}})
-async def ready(request: Request) -> JSONResponse:
+async def ready(runtime: RuntimeDep) -> JSONResponse:
     """200 once every model is loaded and passed its golden check; 503 before and on shutdown."""
-    registry = getattr(request.app.state, "registry", None)
-    is_ready = registry is not None and registry.ready and not request.app.state.shutting_down
+    is_ready = runtime.ready
     status = "ready" if is_ready else "not ready"
     return JSONResponse({"status": status}, status_code=200 if is_ready else 503)

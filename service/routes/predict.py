@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from service.dependencies import RegistryDep, SettingsDep, require_json
+from service.dependencies import JsonReadyDep
 from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge
 from service.inference import predict_texts
 from service.registry import ModelRegistry, SentimentModel
@@ -19,7 +19,7 @@ from service.schemas import (
 )
 from service.settings import Settings
 
-router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(require_json)])
+router = APIRouter(prefix="/predict", tags=["predict"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 503)
 }
@@ -42,12 +42,10 @@ def check_lengths(texts: Sequence[str], settings: Settings) -> None:
 
 
 @router.post("", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS)
-async def predict(
-    body: PredictRequest, registry: RegistryDep, settings: SettingsDep
-) -> PredictResponse:
+async def predict(body: PredictRequest, ready: JsonReadyDep) -> PredictResponse:
     """Score one review: the probability that it is positive, from the selected model."""
-    model = select_model(registry, body.model)
-    check_lengths([body.text], settings)
+    model = select_model(ready.registry, body.model)
+    check_lengths([body.text], ready.settings)
     (prediction,) = predict_texts(model, [body.text], body.explain)
     return PredictResponse(model=model.name, **prediction.model_dump())
 
@@ -58,16 +56,14 @@ async def predict(
     response_model_exclude_none=True,
     responses=ERRORS,
 )
-def predict_batch(
-    body: BatchPredictRequest, registry: RegistryDep, settings: SettingsDep
-) -> BatchPredictResponse:
+def predict_batch(body: BatchPredictRequest, ready: JsonReadyDep) -> BatchPredictResponse:
     """Score many reviews in one call; predictions come back in input order."""
-    model = select_model(registry, body.model)
-    if len(body.texts) > settings.max_batch_texts:
+    model = select_model(ready.registry, body.model)
+    if len(body.texts) > ready.settings.max_batch_texts:
         raise InvalidInput(
-            f"batch has {len(body.texts)} texts; the limit is {settings.max_batch_texts}"
+            f"batch has {len(body.texts)} texts; the limit is {ready.settings.max_batch_texts}"
         )
-    check_lengths(body.texts, settings)
+    check_lengths(body.texts, ready.settings)
     return BatchPredictResponse(
         model=model.name, predictions=predict_texts(model, body.texts, body.explain)
     )
