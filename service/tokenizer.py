@@ -105,13 +105,23 @@ def _pad(ids: list[int], maxlen: int) -> npt.NDArray[np.int32]:
     return row
 
 
-def encode(text: str, vocabulary: Vocabulary, maxlen: int) -> npt.NDArray[np.int32]:
-    """Padded ids of one text, reading only as much of its end as the window needs."""
+def encode_window(
+    text: str, vocabulary: Vocabulary, maxlen: int
+) -> tuple[npt.NDArray[np.int32], bool]:
+    """Padded ids of one text, and whether words were cut from its front to fit the window.
+
+    Reads only as much of the end of the text as the window needs.
+    """
     words, more = last_words(text, maxlen)
     ids = word_ids(words, vocabulary)
     if not more and len(ids) < maxlen:
         ids.insert(0, START_ID)
-    return _pad(ids, maxlen)
+    return _pad(ids, maxlen), more
+
+
+def encode(text: str, vocabulary: Vocabulary, maxlen: int) -> npt.NDArray[np.int32]:
+    """Padded ids of one text (see `encode_window`)."""
+    return encode_window(text, vocabulary, maxlen)[0]
 
 
 def encode_batch(

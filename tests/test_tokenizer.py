@@ -14,6 +14,7 @@ from service.tokenizer import (
     encode,
     encode_batch,
     encode_explained,
+    encode_window,
     last_words,
     split_words,
 )
@@ -150,3 +151,10 @@ def test_batch_rows_equal_single_encodings() -> None:
     assert batch.shape == (3, 20)
     for row, text in zip(batch, ["the movie", "", "sci-fi " * 40], strict=True):
         assert row.tolist() == encode(text, VOCAB, 20).tolist()
+
+
+@given(text=texts, maxlen=st.integers(1, 40))
+def test_window_flag_says_whether_words_were_cut(text: str, maxlen: int) -> None:
+    ids, truncated = encode_window(text, VOCAB, maxlen)
+    assert ids.tolist() == encode(text, VOCAB, maxlen).tolist()
+    assert truncated == (encode_explained(text, VOCAB, maxlen).truncated > 0)
