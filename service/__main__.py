@@ -5,16 +5,23 @@ HOST, PORT and WEB_CONCURRENCY set the address and the number of workers; `SENTI
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import uvicorn
 
+from service.logs import configure_logging, logging_config
 from service.registry import ModelLoadError, load_registry
 from service.settings import get_settings
 
 
 def main() -> int:
     settings = get_settings()
+    configure_logging(settings)
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker writes its metrics here; /metrics sums them (prometheus-client's own way).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sentiment-metrics-")
     try:
         # Fail in one clear line naming the file, before any worker starts.
         load_registry(settings.models_dir, settings.default_model)
@@ -28,6 +35,8 @@ def main() -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=logging_config(settings),
+        access_log=False,  # service.observability writes one line per request, with its id
         timeout_graceful_shutdown=30,
     )
     return 0

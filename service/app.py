@@ -7,13 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from service import metrics
+from service.batching import MicroBatcher
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
 from service.limits import BodyLimitMiddleware
+from service.observability import ObservabilityMiddleware
+from service.overload import LoadShedMiddleware
 from service.registry import check_golden, load_registry
 from service.routes import health, models, predict
+from service.routes import metrics as metrics_route
+from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
+from service.shutdown import install_drain_on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +33,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
         runtime.registry = registry
+        deadline = settings.request_deadline_ms / 1000 if settings.request_deadline_ms else None
+        runtime.batchers = {
+            name: MicroBatcher(
+                model,
+                settings.batch_max_size,
+                settings.batch_max_delay_ms / 1000,
+                deadline,
+                observe=metrics.observe_batch,
+            )
+            for name, model in registry.models.items()
+        }
         check_golden(registry, settings.golden_tolerance)
+        install_drain_on_sigterm(runtime, settings.drain_seconds)
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
         runtime.shutting_down = True
@@ -40,7 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = Runtime(settings)
     app.state.runtime = runtime
     add_error_handlers(app)
+    # Innermost first: the last one added sees each request first.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    for router in (predict.router, models.router, health.router):
+    app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight)
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key", "x-request-id"],
+            expose_headers=["x-request-id", "server-timing"],
+        )
+    app.add_middleware(ObservabilityMiddleware)
+    for router in (predict.router, models.router, health.router, metrics_route.router):
         app.include_router(router)
     return app

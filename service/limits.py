@@ -1,6 +1,10 @@
-"""The request body limit, as plain ASGI middleware, so an oversized body is refused with 413
-before it is read in full: at once from its Content-Length, or as soon as a streamed body passes
-the limit. (Starlette's own limiter answers in plain text; ours keeps the JSON error shape.)"""
+"""Request checks that come before the body is read, as one plain ASGI layer:
+
+- a body over the limit gets 413 at once from its Content-Length, or as soon as a streamed body
+  passes the limit (Starlette's own limiter answers in plain text; this keeps the JSON shape);
+- a POST to a JSON route whose body is not declared `application/json` gets 415, where FastAPI
+  would otherwise hand the raw bytes to the body model and answer with a puzzling 422.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,14 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body larger than {limit} bytes")
 
 
+JSON_ROUTES = ("/predict", "/compare")
+
+
+def _is_json(content_type: bytes) -> bool:
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -26,9 +38,21 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._refuse(send)
+            message = f"request body larger than {self.max_body_bytes} bytes"
+            await _refuse(send, 413, "payload_too_large", message)
+            return
+        content_type = headers.get(b"content-type", b"")
+        if (
+            scope["method"] == "POST"
+            and scope["path"].startswith(JSON_ROUTES)
+            and not _is_json(content_type)
+        ):
+            shown = content_type.decode("latin-1") or "missing"
+            message = f"Content-Type must be application/json, not {shown!r}"
+            await _refuse(send, 415, "unsupported_media_type", message)
             return
         received = 0
 
@@ -44,13 +68,13 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        message = f"request body larger than {self.max_body_bytes} bytes"
-        body = json.dumps(error_body("payload_too_large", message)).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(send: Send, status: int, error_type: str, message: str) -> None:
+    body = json.dumps(error_body(error_type, message)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -31,8 +31,25 @@ class Settings(BaseSettings):
     """onnxruntime intra-op threads per model; the models are tiny: one avoids thread hand-offs."""
     golden_tolerance: float = Field(1e-5, gt=0)
     """Largest allowed |served score - Keras score| on each model's golden reviews at startup."""
+    batch_max_size: int = Field(32, gt=0)
+    """Most single-review requests scored together in one onnxruntime call."""
+    batch_max_delay_ms: float = Field(0.0, ge=0)
+    """How long a request may wait for others to join its batch; 0: only those already there."""
+    max_in_flight: int = Field(128, gt=0)
+    """Scoring requests one worker serves at once; past it, 503 with Retry-After at once."""
+    request_deadline_ms: float | None = Field(None, gt=0)
+    """Drop (503) a queued request not yet scored after this long; unset: no deadline."""
+    drain_seconds: float = Field(0.0, ge=0)
+    """On SIGTERM, answer /health/ready with 503 for this long before closing the listener,
+    so a load balancer stops sending new requests first."""
+    api_key: SecretStr | None = None
+    """If set, every route but health, metrics, docs and the page needs it in `X-API-Key`."""
+    cors_origins: list[str] = []
+    """Origins allowed to call the API from a browser (JSON list); empty: CORS off."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the service and uvicorn."""
+    log_format: Literal["json", "text"] = "json"
+    """Structured JSON log lines, or plain text for reading in a terminal."""
 
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("SENTIMENT_HOST", "HOST"))
     """Address to listen on (`HOST`, as uvicorn's own convention)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from service.dependencies import JsonReadyDep
-from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge
-from service.inference import predict_texts
+from service import metrics
+from service.batching import DeadlineExceeded
+from service.dependencies import ReadyDep, Runtime
+from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge, ServiceError
+from service.inference import label_of, predict_texts, record_inputs
 from service.registry import ModelRegistry, SentimentModel
 from service.schemas import (
     BatchPredictRequest,
@@ -18,11 +22,17 @@ from service.schemas import (
     PredictResponse,
 )
 from service.settings import Settings
+from service.tokenizer import encode_window
 
 router = APIRouter(prefix="/predict", tags=["predict"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 503)
 }
+
+
+class DeadlinePassed(ServiceError):
+    status_code = 503
+    type = "deadline_exceeded"
 
 
 def select_model(registry: ModelRegistry, name: str | None) -> SentimentModel:
@@ -42,12 +52,38 @@ def check_lengths(texts: Sequence[str], settings: Settings) -> None:
 
 
 @router.post("", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS)
-async def predict(body: PredictRequest, ready: JsonReadyDep) -> PredictResponse:
-    """Score one review: the probability that it is positive, from the selected model."""
-    model = select_model(ready.registry, body.model)
-    check_lengths([body.text], ready.settings)
-    (prediction,) = predict_texts(model, [body.text], body.explain)
-    return PredictResponse(model=model.name, **prediction.model_dump())
+async def predict(body: PredictRequest, request: Request) -> Response:
+    """Score one review: the probability that it is positive, from the selected model.
+
+    Concurrent requests for the same model are scored together in one onnxruntime call.
+    """
+    # The hot path: no dependency to resolve, and the response written directly as JSON bytes.
+    runtime: Runtime = request.app.state.runtime
+    model = select_model(runtime.require_registry(), body.model)
+    check_lengths([body.text], runtime.settings)
+    request.state.model = model.name
+    if body.explain:
+        (prediction,) = predict_texts(model, [body.text], explain=True)
+        response = PredictResponse(model=model.name, **prediction.model_dump())
+        return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
+    start = time.perf_counter()
+    ids, truncated = encode_window(body.text, model.vocabulary, model.input_length)
+    tokenized = time.perf_counter()
+    record_inputs(model, [body.text], ids[None, :], [truncated])
+    try:
+        score, timing = await runtime.batchers[model.name].score(ids)
+    except DeadlineExceeded:
+        metrics.REJECTED.labels("deadline").inc()
+        raise DeadlinePassed(
+            "the request waited past its deadline and was dropped", headers={"Retry-After": "1"}
+        ) from None
+    request.state.timing = {
+        "tokenize": tokenized - start,
+        "queue": timing.queue_s,
+        "inference": timing.inference_s,
+    }
+    content = json.dumps({"model": model.name, "label": label_of(score), "score": score})
+    return Response(content, media_type="application/json")
 
 
 @router.post(
@@ -56,14 +92,17 @@ async def predict(body: PredictRequest, ready: JsonReadyDep) -> PredictResponse:
     response_model_exclude_none=True,
     responses=ERRORS,
 )
-def predict_batch(body: BatchPredictRequest, ready: JsonReadyDep) -> BatchPredictResponse:
-    """Score many reviews in one call; predictions come back in input order."""
+def predict_batch(
+    body: BatchPredictRequest, ready: ReadyDep, request: Request
+) -> BatchPredictResponse:
+    """Score many reviews in one onnxruntime call; predictions come back in input order."""
     model = select_model(ready.registry, body.model)
     if len(body.texts) > ready.settings.max_batch_texts:
         raise InvalidInput(
             f"batch has {len(body.texts)} texts; the limit is {ready.settings.max_batch_texts}"
         )
     check_lengths(body.texts, ready.settings)
+    request.state.model = model.name
     return BatchPredictResponse(
         model=model.name, predictions=predict_texts(model, body.texts, body.explain)
     )

@@ -1,0 +1,82 @@
+"""Prometheus metrics (prometheus-client), in its multiprocess mode when several workers serve.
+
+`python -m service` points PROMETHEUS_MULTIPROC_DIR at a fresh folder before the workers start;
+each worker then writes its samples there and `/metrics` adds them up across workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REQUESTS = Counter(
+    "sentiment_requests_total",
+    "HTTP requests by route, method, status and model.",
+    ["route", "method", "status", "model"],
+)
+LATENCY = Histogram(
+    "sentiment_request_duration_seconds",
+    "Time from request to response, by route.",
+    ["route"],
+    buckets=LATENCY_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "sentiment_requests_in_flight", "Requests being served right now.", multiprocess_mode="livesum"
+)
+INFERENCE = Histogram(
+    "sentiment_inference_seconds",
+    "Duration of one onnxruntime call, by model.",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "sentiment_batch_size",
+    "Rows per onnxruntime call, by model.",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+INPUT_CHARS = Histogram(
+    "sentiment_input_chars",
+    "Length of each review text, in characters.",
+    buckets=(100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
+)
+OOV_RATE = Histogram(
+    "sentiment_oov_rate",
+    "Share of the words in the model's window that are out of vocabulary.",
+    ["model"],
+    buckets=(0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+)
+TRUNCATED = Counter(
+    "sentiment_truncated_inputs_total",
+    "Texts with words cut from the front to fit the window.",
+    ["model"],
+)
+REJECTED = Counter(
+    "sentiment_rejected_total",
+    "Requests refused before any work: overload or expired deadline.",
+    ["reason"],
+)
+
+
+def observe_batch(model: str, size: int, seconds: float) -> None:
+    INFERENCE.labels(model).observe(seconds)
+    BATCH_SIZE.labels(model).observe(size)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text, summed over every worker in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
