@@ -45,11 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for name, model in registry.models.items()
         }
         check_golden(registry, settings.golden_tolerance)
-        install_drain_on_sigterm(runtime, settings.drain_seconds)
+        restore_sigterm = install_drain_on_sigterm(runtime, settings.drain_seconds)
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
         runtime.shutting_down = True
         registry.ready = False
+        restore_sigterm()
 
     app = FastAPI(
         title="IMDB sentiment",

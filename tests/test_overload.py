@@ -1,0 +1,93 @@
+"""Load shedding and deadlines: past capacity, requests are refused at once with Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2 as httpx
+import numpy as np
+import pytest
+
+from service.app import create_app
+from service.batching import DeadlineExceeded, MicroBatcher
+from service.registry import load_registry
+from service.settings import Settings
+from tests.conftest import MODELS
+
+
+@pytest.fixture(scope="module")
+def rnn2():  # type: ignore[no-untyped-def]
+    return load_registry(MODELS, "rnn2").get("rnn2")
+
+
+def test_concurrent_requests_share_one_onnxruntime_call(rnn2) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+    batcher = MicroBatcher(rnn2, max_batch=8, observe=lambda _m, size, _s: seen.append(size))
+    rows = np.random.default_rng(0).integers(0, 10_000, (20, 20)).astype(np.int32)
+
+    async def run() -> list[float]:
+        results = await asyncio.gather(*(batcher.score(r) for r in rows))
+        return [score for score, _ in results]
+
+    scores = asyncio.run(run())
+    assert seen == [8, 8, 4]
+    np.testing.assert_allclose(scores, rnn2.score_ids(rows), atol=1e-6)
+
+
+def test_a_lone_request_does_not_wait(rnn2) -> None:  # type: ignore[no-untyped-def]
+    batcher = MicroBatcher(rnn2, max_batch=32)
+    row = np.zeros(20, dtype=np.int32)
+
+    async def run() -> float:
+        _, timing = await batcher.score(row)
+        assert timing.batch_size == 1
+        return timing.queue_s
+
+    assert asyncio.run(run()) < 0.05
+
+
+def test_expired_requests_are_dropped_not_scored(rnn2) -> None:  # type: ignore[no-untyped-def]
+    batcher = MicroBatcher(rnn2, max_batch=4, max_delay_s=0.05, deadline_s=0.01)
+
+    async def run() -> None:
+        await batcher.score(np.zeros(20, dtype=np.int32))
+
+    with pytest.raises(DeadlineExceeded):
+        asyncio.run(run())
+
+
+def test_past_max_in_flight_requests_get_503_with_retry_after() -> None:
+    settings = Settings(models_dir=MODELS, max_in_flight=2, batch_max_delay_ms=200)
+    app = create_app(settings)
+
+    async def run() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return list(
+                    await asyncio.gather(
+                        *(client.post("/predict", json={"text": f"review {i}"}) for i in range(6))
+                    )
+                )
+
+    responses = asyncio.run(run())
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 200, 503, 503, 503, 503]
+    refused = [r for r in responses if r.status_code == 503]
+    assert all(r.headers["retry-after"] == "1" for r in refused)
+    assert all(r.json()["error"]["type"] == "overloaded" for r in refused)
+
+
+def test_deadline_turns_into_503() -> None:
+    settings = Settings(models_dir=MODELS, batch_max_delay_ms=100, request_deadline_ms=10)
+    app = create_app(settings)
+
+    async def run() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.post("/predict", json={"text": "slow"})
+
+    response = asyncio.run(run())
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "deadline_exceeded"

@@ -1,0 +1,76 @@
+"""SIGTERM under load: readiness turns 503 first, requests in flight finish, nothing accepted is lost."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, golden
+from tests.test_server import free_port, wait_ready
+
+pytestmark = pytest.mark.slow
+
+
+def readiness(url: str) -> int:
+    try:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0  # listener closed
+
+
+def test_sigterm_under_load_drains_then_finishes_in_flight_requests() -> None:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "SENTIMENT_DRAIN_SECONDS": "1.5", "SENTIMENT_LOG_LEVEL": "warning"}
+    server = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, server)
+    body = json.dumps({"texts": [g["text"] for g in golden("rnn2")] * 10}).encode()
+    stop = threading.Event()
+    results: list[tuple[float, object]] = []
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            try:
+                connection.request("POST", "/predict/batch", body, {"content-type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                results.append((time.monotonic(), response.status))
+            except Exception as e:  # any failure of an accepted request is a finding
+                results.append((time.monotonic(), repr(e)))
+                return
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    sigterm_at = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    # Like a load balancer: keep sending until readiness says 503, then stop.
+    while readiness(url) == 200:
+        time.sleep(0.05)
+    not_ready_after = time.monotonic() - sigterm_at
+    assert readiness(url) == 503, "readiness must answer 503 while draining"
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    statuses = [status for _, status in results]
+    assert not_ready_after < 1.0
+    assert len(statuses) >= 8
+    assert set(statuses) == {200}, statuses
+    assert any(at > sigterm_at for at, _ in results), "requests kept being served after SIGTERM"
