@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 
 from service import metrics
+from service.explain import explain_text
 from service.registry import SentimentModel
-from service.schemas import Prediction, Token
-from service.tokenizer import OOV_ID, encode_explained, encode_window
+from service.schemas import Prediction
+from service.tokenizer import OOV_ID, encode_window
 
 
 def label_of(score: float) -> Literal["positive", "negative"]:
@@ -38,7 +39,8 @@ def record_inputs(
 
 
 def predict_texts(model: SentimentModel, texts: Sequence[str], explain: bool) -> list[Prediction]:
-    """Score texts in one onnxruntime call; with explain, also say which words the model saw."""
+    """Score texts in one onnxruntime call; with explain, one call per text scores it and each
+    variant without one of its words (see service/explain.py)."""
     if not explain:
         windows = [encode_window(t, model.vocabulary, model.input_length) for t in texts]
         ids = np.stack([row for row, _ in windows])
@@ -47,17 +49,14 @@ def predict_texts(model: SentimentModel, texts: Sequence[str], explain: bool) ->
         scores = model.score_ids(ids)
         metrics.observe_batch(model.name, len(texts), time.perf_counter() - start)
         return [Prediction(label=label_of(s), score=s) for s in scores.tolist()]
-    encodings = [encode_explained(t, model.vocabulary, model.input_length) for t in texts]
-    scores = model.score_ids(np.stack([e.ids for e in encodings]))
-    predictions = []
-    for encoding, score in zip(encodings, scores.tolist(), strict=True):
-        ids = encoding.ids[len(encoding.ids) - len(encoding.words) :].tolist()
-        tokens = [
-            Token(word=w, id=i, oov=i == OOV_ID) for w, i in zip(encoding.words, ids, strict=True)
-        ]
-        predictions.append(
-            Prediction(
-                label=label_of(score), score=score, tokens=tokens, truncated=encoding.truncated
-            )
+    explained = [explain_text(model, t) for t in texts]
+    return [
+        Prediction(
+            label=label_of(e.score),
+            score=e.score,
+            tokens=e.tokens,
+            truncated=e.truncated,
+            explanation=e.explanation,
         )
-    return predictions
+        for e in explained
+    ]

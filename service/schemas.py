@@ -18,7 +18,8 @@ ModelName = Annotated[StrictStr | None, Field(description="Model to use; the def
 Explain = Annotated[
     StrictBool,
     Field(
-        description="Also return the words the model saw after truncation, and how many were cut."
+        description="Also return the words the model saw after truncation, how many were cut, "
+        "and each seen word's contribution to the score (see `explanation`)."
     ),
 ]
 
@@ -47,6 +48,21 @@ class Token(BaseModel):
     )
 
 
+OCCLUSION = (
+    "With explain: each word the model saw, in input order, with its contribution: the score of "
+    "the text minus the score of the same text with that one word deleted (tokenized again, so "
+    "the word just before the window, or the start id, slides in, or the padding grows). "
+    "Positive: the word pushed the score towards positive. Re-scoring the text with the word "
+    "deleted gives score - contribution."
+)
+
+
+class Contribution(Token):
+    contribution: float = Field(
+        description="score(text) - score(text with this word deleted); positive pushes positive."
+    )
+
+
 class Prediction(BaseModel):
     label: Literal["positive", "negative"]
     score: float = Field(description="Probability of a positive review; positive when >= 0.5.")
@@ -56,6 +72,7 @@ class Prediction(BaseModel):
     truncated: int | None = Field(
         None, description="With explain: how many words were cut from the front of the text."
     )
+    explanation: list[Contribution] | None = Field(None, description=OCCLUSION)
 
 
 class PredictResponse(Prediction):
