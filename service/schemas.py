@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 
 
 def _not_blank(text: str) -> str:
@@ -113,3 +121,32 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+class CompareRequest(_Request):
+    text: ReviewText | None = Field(None, description="One raw review text.")
+    texts: list[ReviewText] | None = Field(
+        None, min_length=1, description="Raw review texts, compared in order."
+    )
+
+    @model_validator(mode="after")
+    def _one_of_text_or_texts(self) -> CompareRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("send either text or texts, not both and not neither")
+        return self
+
+
+class ModelScore(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+    model: str
+    label: Literal["positive", "negative"]
+    score: float = Field(description="Probability of a positive review; positive when >= 0.5.")
+
+
+class Comparison(BaseModel):
+    agree: bool = Field(description="True when every model gives the same label.")
+    predictions: list[ModelScore] = Field(description="One per served model, in /models order.")
+
+
+class ComparisonBatch(BaseModel):
+    comparisons: list[Comparison] = Field(description="One per text, in input order.")

@@ -1,0 +1,38 @@
+"""POST /compare: every served model's label and score for the same reviews, side by side."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.dependencies import JsonReadyDep
+from service.errors import InvalidInput
+from service.inference import label_of
+from service.routes.predict import ERRORS, check_lengths
+from service.schemas import CompareRequest, Comparison, ComparisonBatch, ModelScore
+
+router = APIRouter(prefix="/compare", tags=["compare"])
+
+
+@router.post(
+    "",
+    response_model=Comparison | ComparisonBatch,
+    responses=ERRORS,
+)
+def compare(body: CompareRequest, ready: JsonReadyDep) -> Comparison | ComparisonBatch:
+    """Score `text` (one comparison) or `texts` (`comparisons`, in order) with every model,
+    one batched call per model, and say whether the models agree on the label."""
+    texts = [body.text] if body.text is not None else body.texts or []
+    if len(texts) > ready.settings.max_batch_texts:
+        raise InvalidInput(f"{len(texts)} texts; the limit is {ready.settings.max_batch_texts}")
+    check_lengths(texts, ready.settings)
+    models = list(ready.registry.models.values())
+    scores = [model.score_texts(texts).tolist() for model in models]
+    comparisons = []
+    for i in range(len(texts)):
+        predictions = [
+            ModelScore(model=m.name, label=label_of(s[i]), score=s[i])
+            for m, s in zip(models, scores, strict=True)
+        ]
+        agree = len({p.label for p in predictions}) == 1
+        comparisons.append(Comparison(agree=agree, predictions=predictions))
+    return comparisons[0] if body.text is not None else ComparisonBatch(comparisons=comparisons)
