@@ -17,7 +17,7 @@ from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.overload import LoadShedMiddleware
 from service.registry import check_golden, load_registry
-from service.routes import compare, health, models, predict
+from service.routes import compare, health, models, predict, v2
 from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
@@ -78,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (predict.router, models.router, health.router, metrics_route.router):
         app.include_router(router)
     app.include_router(compare.router)
+    app.include_router(v2.router)
     return app
