@@ -37,8 +37,14 @@ install-dev: $(VENV)/.dev ## Create .venv with every extra (serve, train, dev)
 serve: $(VENV)/.serve ## Serve the committed models on HOST:PORT (127.0.0.1:8000) with WEB_CONCURRENCY workers
 	HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/python -m service
 
+# The page's end-to-end test drives Debian's Chromium (a test tool's own browser download is not
+# possible here); installed only when missing. CI runs as root on a fresh machine.
+.PHONY: browser
+browser: ## Install Debian's chromium for the browser test, when /usr/bin/chromium is missing
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 .PHONY: test
-test: $(VENV)/.dev ## Run the whole test suite
+test: $(VENV)/.dev browser ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint

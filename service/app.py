@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from service import metrics
 from service.batching import MicroBatcher
@@ -17,7 +18,7 @@ from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.overload import LoadShedMiddleware
 from service.registry import check_golden, load_registry
-from service.routes import compare, health, models, predict, v2
+from service.routes import compare, health, models, page, predict, v2
 from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
@@ -79,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(compare.router)
     app.include_router(v2.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app
