@@ -32,6 +32,10 @@ def test_server_metadata_names_the_server_and_no_extensions(client: TestClient) 
     assert response.json() == {"name": "imdb-sentiment", "version": "0.1.0", "extensions": []}
 
 
+def test_server_metadata_answers_with_a_trailing_slash_too(client: TestClient) -> None:
+    assert client.get("/v2/").json() == client.get("/v2").json()
+
+
 def test_health_endpoints_answer_200_with_an_empty_body(client: TestClient) -> None:
     for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/rnn2/ready"):
         response = client.get(path)
@@ -160,7 +164,7 @@ def test_malformed_json_and_binary_tensors_return_400(client: TestClient) -> Non
         content=b'{"inputs": [',
         headers={"content-type": "application/json"},
     )
-    assert_v2_error(response, 400, "JSON")
+    assert_v2_error(response, 400, "the body is not valid JSON")
     response = client.post(
         "/v2/models/rnn2/infer",
         content=b'{"inputs": []}\x00\x01',

@@ -12,7 +12,7 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 router = APIRouter(tags=["page"])
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def index() -> FileResponse:
     """The page: type a review, see every model's score and the words that moved it."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})

@@ -41,6 +41,8 @@ def _describe(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
         return "invalid request"
+    if errors[0].get("type") == "json_invalid":
+        return f"the body is not valid JSON: {errors[0].get('ctx', {}).get('error', '')}".strip()
     loc = [str(p) for p in errors[0].get("loc", ()) if p != "body"]
     return f"{'.'.join(loc) or 'body'}: {errors[0].get('msg', 'invalid')}"
 
@@ -90,6 +92,7 @@ def _model(registry: ModelRegistry, name: str) -> SentimentModel:
 
 
 @router.get("", response_model=ServerMetadata)
+@router.get("/", include_in_schema=False)
 async def server_metadata(request: Request) -> ServerMetadata:
     """Server metadata: its name, version and protocol extensions (none)."""
     return ServerMetadata(name="imdb-sentiment", version=request.app.version, extensions=[])
