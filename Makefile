@@ -62,6 +62,11 @@ format: $(VENV)/.dev ## Format and auto-fix with ruff
 train: $(VENV)/.dev ## Train, evaluate and export the four chapter models into models/ (data: DATA)
 	$(BIN)/python -m training --data $(DATA) --out models
 
+.PHONY: bench
+bench: $(VENV)/.dev ## Benchmark against baselines side by side; writes bench/results.{md,json}
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run --data $(DATA)
+
 .PHONY: lock
 lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/pip install -q uv

@@ -1,0 +1,448 @@
+"""`make bench`: every figure measured side by side in one run on this machine, as ratios.
+
+    python -m bench.run [--seconds 8] [--rounds 3] [--data ../shared/data/imdb]
+
+Servers run pinned to CPU 0 and the load generator (wrk) to CPU 1, so neither steals the other's
+core. Results go to bench/results.md and bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.registry import SentimentModel, load_registry
+from service.tokenizer import encode_explained, encode_window
+from training.data import find_dataset, read_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench"
+SERVER_CPU, CLIENT_CPU = "0", "1"
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BODY_FILE"), "r")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(url: str, body: Path, connections: int, seconds: float) -> Load:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA)
+    command = [
+        "taskset",
+        "-c",
+        CLIENT_CPU,
+        "wrk",
+        "-t1",
+        "--timeout",
+        "30s",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        script.name,
+        url,
+    ]
+    out = subprocess.run(
+        command,
+        env={**os.environ, "BODY_FILE": str(body)},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    os.unlink(script.name)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    return Load(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(latency["50"]),
+        p99_ms=_ms(latency["99"]),
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        errors=(int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(map(int, sockets.groups())) if sockets else 0),
+    )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(port: int, path: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"nothing answered 200 on :{port}{path}")
+
+
+@contextmanager
+def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
+    """Start `python -m service` or a baseline (`kind`); yield (url, start-to-ready s, pid)."""
+    port = free_port()
+    module = ["-m", "service"] if kind == "service" else ["-m", "bench.serve", kind]
+    environ = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "SENTIMENT_LOG_LEVEL": "warning",
+        **env,
+    }
+    started = time.monotonic()
+    process = subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, sys.executable, *module], cwd=ROOT, env=environ
+    )
+    try:
+        wait_http(port, "/health/ready" if kind == "service" else "/openapi.json")
+        yield f"http://127.0.0.1:{port}", time.monotonic() - started, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def workers(pid: int) -> list[int]:
+    """uvicorn's worker processes under its supervisor (not multiprocessing's resource tracker)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    pids = [int(p) for p in out.split()]
+    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def post_once(url: str, path: str, body: bytes) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=120)
+    connection.request("POST", path, body, {"content-type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status}")
+
+
+def write_body(path: Path, payload: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def median_us(fn: Any, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+def single_review_throughput(tmp: Path, review: str, seconds: float, rounds: int) -> dict[str, Any]:
+    """(a) and (c): POST /predict (rnn2, one worker, 16 connections) against the baselines."""
+    body = write_body(tmp / "single.json", {"text": review, "model": "rnn2"})
+    variants = {
+        "noop FastAPI endpoint": ("noop", {}),
+        "service": ("service", {}),
+        "service, micro-batching off": ("service", {"SENTIMENT_BATCH_MAX_SIZE": "1"}),
+        "service, batch delay 1 ms": ("service", {"SENTIMENT_BATCH_MAX_DELAY_MS": "1"}),
+    }
+    runs: dict[str, list[Load]] = {name: [] for name in variants}
+    for _ in range(rounds):  # interleaved, so drift in the machine hits every variant alike
+        for name, (kind, env) in variants.items():
+            with server(kind, **env) as (url, _, _pid):
+                wrk(f"{url}/predict", body, 16, 1)  # warm-up
+                runs[name].append(wrk(f"{url}/predict", body, 16, seconds))
+    with server("keras") as (url, _, _pid):
+        for _ in range(3):  # Keras traces its predict function on first use
+            post_once(url, "/predict", body.read_bytes())
+        runs["Keras model.predict in FastAPI"] = [wrk(f"{url}/predict", body, 16, max(seconds, 15))]
+    return {name: best_of(loads) for name, loads in runs.items()}
+
+
+def best_of(loads: list[Load]) -> dict[str, Any]:
+    """The median round by throughput, with every round's throughput kept."""
+    ordered = sorted(loads, key=lambda load: load.rps)
+    chosen = ordered[len(ordered) // 2]
+    return {**asdict(chosen), "rounds_rps": [round(load.rps, 1) for load in loads]}
+
+
+def batch_throughput(tmp: Path, texts: list[str], repeat: int) -> dict[str, Any]:
+    """(b): POST /predict/batch with 1,000 reviews against the naive in-process pipeline."""
+    payload = json.dumps({"texts": texts, "model": "rnn2"}).encode()
+    with server("service") as (url, _, _pid):
+        post_once(url, "/predict/batch", payload)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=120
+        )
+        headers = {"content-type": "application/json"}
+        start = time.perf_counter()
+        for _ in range(repeat):
+            connection.request("POST", "/predict/batch", payload, headers)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+        http_s = (time.perf_counter() - start) / repeat
+    os.sched_setaffinity(0, {int(SERVER_CPU)})  # the naive pipeline gets the same single core
+    model = load_registry(ROOT / "models", "rnn2").get("rnn2")
+
+    def naive() -> None:
+        ids = np.stack([encode_explained(t, model.vocabulary, 20).ids for t in texts])
+        model.score_ids(ids)
+
+    naive()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        naive()
+    naive_s = (time.perf_counter() - start) / repeat
+    os.sched_setaffinity(0, {0, 1})
+    return {
+        "texts": len(texts),
+        "service_texts_per_s": len(texts) / http_s,
+        "naive_in_process_texts_per_s": len(texts) / naive_s,
+        "ratio": naive_s / http_s,
+    }
+
+
+def cost_by_length(reviews: list[str], models: list[str]) -> dict[str, Any]:
+    """(d): tokenizer + inference time per text, by review length, for each model's window."""
+    registry = load_registry(ROOT / "models", "rnn2")
+    long_text = " ".join(reviews)
+    table: dict[str, Any] = {}
+    for name in models:
+        model = registry.get(name)
+        row = {}
+        for length in (100, 1_000, 10_000, 100_000):
+            text = long_text[-length:]
+
+            def one(text: str = text, model: SentimentModel = model) -> None:
+                ids, _ = encode_window(text, model.vocabulary, model.input_length)
+                model.score_ids(ids[None, :])
+
+            row[str(length)] = median_us(one, 300)
+        table[name] = row
+    return table
+
+
+def latency_by_model(tmp: Path, review: str, models: list[str], seconds: float) -> dict[str, Any]:
+    """Single-review latency at one connection, every model in the same server."""
+    result = {}
+    with server("service") as (url, _, _pid):
+        for name in models:
+            body = write_body(tmp / f"{name}.json", {"text": review, "model": name})
+            wrk(f"{url}/predict", body, 1, 1)
+            result[name] = asdict(wrk(f"{url}/predict", body, 1, seconds))
+    return result
+
+
+def startup_and_memory(tmp: Path, review: str) -> dict[str, Any]:
+    """(e): start-to-ready, and resident memory per worker after some traffic."""
+    body = write_body(tmp / "warm.json", {"text": review})
+    with server("service") as (url, ready_s, pid):
+        wrk(f"{url}/predict", body, 8, 2)
+        one_worker = rss_mb(pid)
+    with server("service", WEB_CONCURRENCY="2") as (url, ready2_s, pid):
+        wrk(f"{url}/predict", body, 8, 2)
+        per_worker = [round(rss_mb(child), 1) for child in workers(pid)]
+    return {
+        "start_to_ready_s_1_worker": ready_s,
+        "start_to_ready_s_2_workers": ready2_s,
+        "rss_mb_1_worker": one_worker,
+        "rss_mb_per_worker_of_2": per_worker,
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    import fastapi
+    import onnxruntime
+    import uvicorn
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "fastapi": fastapi.__version__,
+        "uvicorn": uvicorn.__version__,
+        "load_average_at_start": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    single = results["single"]
+    noop, ours, keras = (
+        single[k] for k in ("noop FastAPI endpoint", "service", "Keras model.predict in FastAPI")
+    )
+    m = results["machine"]
+    load = m["load_average_at_start"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured by `make bench` on {m['date']}: {m['cpu']}, {m['cores']} cores, Python "
+        f"{m['python']}, onnxruntime {m['onnxruntime']}, FastAPI {m['fastapi']}, uvicorn "
+        f"{m['uvicorn']}; load average at start {', '.join(f'{x:.2f}' for x in load)}. "
+        "Servers pinned to CPU 0, wrk to CPU 1; one uvicorn worker; every figure of a table comes "
+        "from the same run.",
+        "",
+        "## (a, c) Single review, POST /predict, rnn2, 16 connections",
+        "",
+        f"A real review of {results['review_chars']} characters. Median of "
+        f"{results['rounds']} interleaved rounds of {results['seconds']} s.",
+        "",
+        "| server | requests/s | p50 ms | p99 ms | errors | vs no-op | rounds (req/s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, load in single.items():
+        lines.append(
+            f"| {name} | {load['rps']:.0f} | {load['p50_ms']:.2f} | {load['p99_ms']:.2f} | "
+            f"{load['errors']} | {load['rps'] / noop['rps']:.2f} | {load['rounds_rps']} |"
+        )
+    lines += [
+        "",
+        f"- (a) service / no-op throughput: **{ours['rps'] / noop['rps']:.2f}** (goal >= 0.80)",
+        f"- (c) service / Keras-in-FastAPI throughput: **{ours['rps'] / keras['rps']:.1f}x** "
+        "(goal >= 20x)",
+    ]
+    batch = results["batch"]
+    lines += [
+        "",
+        "## (b) POST /predict/batch with 1,000 real reviews",
+        "",
+        "| pipeline | texts/s |",
+        "| --- | ---: |",
+        f"| service over HTTP | {batch['service_texts_per_s']:.0f} |",
+        f"| naive in-process: tokenize every whole review, then onnxruntime | "
+        f"{batch['naive_in_process_texts_per_s']:.0f} |",
+        "",
+        f"- service / naive: **{batch['ratio']:.2f}x** (goal >= 2x)",
+    ]
+    lengths = results["length"]
+    sizes = list(next(iter(lengths.values())))
+    lines += [
+        "",
+        "## (d) Tokenizer + inference per text, by review length (microseconds, median)",
+        "",
+        "| model | " + " | ".join(f"{int(s):,} chars" for s in sizes) + " | 100,000 / 100 |",
+        "| --- |" + " ---: |" * (len(sizes) + 1),
+    ]
+    for name, row in lengths.items():
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{row[s]:.0f}" for s in sizes)
+            + f" | {row[sizes[-1]] / row[sizes[0]]:.2f} |"
+        )
+    latency = results["latency"]
+    lines += [
+        "",
+        "## Single-review latency by model (1 connection)",
+        "",
+        "| model | p50 ms | p99 ms | requests/s | p50 vs rnn2 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, load in latency.items():
+        lines.append(
+            f"| {name} | {load['p50_ms']:.3f} | {load['p99_ms']:.3f} | {load['rps']:.0f} | "
+            f"{load['p50_ms'] / latency['rnn2']['p50_ms']:.2f} |"
+        )
+    start = results["startup"]
+    lines += [
+        "",
+        "## (e) Start-up and memory",
+        "",
+        "- start to ready (process start to /health/ready 200): "
+        f"{start['start_to_ready_s_1_worker']:.2f} s "
+        f"with 1 worker, {start['start_to_ready_s_2_workers']:.2f} s with 2",
+        f"- resident memory after traffic: {start['rss_mb_1_worker']:.0f} MB with 1 worker; "
+        f"{', '.join(f'{x:.0f}' for x in start['rss_mb_per_worker_of_2'])} MB per worker with 2",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "imdb")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    test = read_dataset(find_dataset(args.data))["test"]
+    review = min(test.texts, key=lambda t: (abs(len(t) - 1000), t))
+    rng = np.random.default_rng(0)
+    thousand = [test.texts[i] for i in rng.choice(len(test.texts), 1000, replace=False)]
+    manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
+    models = [entry["name"] for entry in manifest["models"]]
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "review_chars": len(review),
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        results["single"] = single_review_throughput(Path(tmp), review, args.seconds, args.rounds)
+        results["batch"] = batch_throughput(Path(tmp), thousand, repeat=10)
+        results["length"] = cost_by_length(thousand, models)
+        results["latency"] = latency_by_model(Path(tmp), review, models, args.seconds / 2)
+        results["startup"] = startup_and_memory(Path(tmp), review)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = report(results)
+    (args.out / "results.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
