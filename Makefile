@@ -67,6 +67,14 @@ bench: $(VENV)/.dev ## Benchmark against baselines side by side; writes bench/re
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run --data $(DATA)
 
+URL ?= http://127.0.0.1:8000
+USERS ?= 16
+DURATION ?= 30
+RATE ?=
+.PHONY: loadtest
+loadtest: $(VENV)/.dev ## Load-test URL with USERS for DURATION s (RATE=n: open loop); report in loadtest/reports/
+	$(BIN)/python -m loadtest.run --url $(URL) --users $(USERS) --duration $(DURATION) $(if $(RATE),--rate $(RATE))
+
 .PHONY: lock
 lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/pip install -q uv

@@ -1,0 +1,50 @@
+"""The load-test runner, both modes, briefly against a real server: reports written, no failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtest.mix import BAD_INPUTS, REVIEWS
+from loadtest.run import main
+from tests.live_server import live_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    with live_server() as running:
+        yield running
+
+
+def check_report(out: Path) -> dict[str, object]:
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "report.png"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["failures"] == 0
+    assert report["requests"] > 50
+    assert report["expected_4xx"] > 0
+    assert report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"]
+    assert report["timeline"]
+    return report
+
+
+def test_fixture_holds_real_reviews_of_real_lengths() -> None:
+    assert len(REVIEWS) == 200
+    assert min(map(len, REVIEWS)) < 500 < 2_000 < max(map(len, REVIEWS))
+    assert {status for _, status in BAD_INPUTS} == {404, 422}
+
+
+def test_closed_loop_with_locust(url: str, tmp_path: Path) -> None:
+    assert main(["--url", url, "--users", "4", "--duration", "3", "--out", str(tmp_path)]) == 0
+    report = check_report(tmp_path)
+    assert report["users"] == 4
+
+
+def test_open_loop_at_a_fixed_rate(url: str, tmp_path: Path) -> None:
+    assert main(["--url", url, "--rate", "60", "--duration", "3", "--out", str(tmp_path)]) == 0
+    report = check_report(tmp_path)
+    assert report["requests"] == 180
