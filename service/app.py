@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
         runtime.registry = registry
+        runtime.shutting_down = False  # a new lifespan of the same app (tests) starts ready
         deadline = settings.request_deadline_ms / 1000 if settings.request_deadline_ms else None
         runtime.batchers = {
             name: MicroBatcher(

@@ -15,13 +15,18 @@ from pydantic import (
 )
 
 
-def _not_blank(text: str) -> str:
+def _valid_text(text: str) -> str:
     if not text.strip():
         raise ValueError("text is empty or only whitespace")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A JSON escape such as "\ud800" alone is no Unicode character: nothing could echo it back.
+        raise ValueError("text contains a lone surrogate (invalid Unicode)") from None
     return text
 
 
-ReviewText = Annotated[StrictStr, AfterValidator(_not_blank)]
+ReviewText = Annotated[StrictStr, AfterValidator(_valid_text)]
 ModelName = Annotated[StrictStr | None, Field(description="Model to use; the default if omitted.")]
 Explain = Annotated[
     StrictBool,
