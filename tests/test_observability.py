@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import logging.config
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import pytest
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.logs import logging_config
 from service.settings import Settings
+from tests.conftest import MODELS
 
 
 def test_metrics_count_requests_by_route_status_and_model(client: TestClient) -> None:
     client.post("/predict", json={"text": "A fine film " * 30, "model": "rnn3"})
     client.post("/predict", json={"text": "x", "model": "nope"})
     body = client.get("/metrics").text
-    assert 'sentiment_requests_total{method="POST",model="rnn3",route="/predict",status="200"}' in body
+    assert (
+        'sentiment_requests_total{method="POST",model="rnn3",route="/predict",status="200"}' in body
+    )
     assert 'route="/predict",status="404"' in body
     for name in (
         "sentiment_request_duration_seconds_bucket",
@@ -60,24 +67,35 @@ def test_server_timing_names_tokenize_queue_and_inference(client: TestClient) ->
     assert all(float(v) >= 0 for v in parts.values())
 
 
-def test_access_log_is_json_with_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
-    logging.config.dictConfig(logging_config(Settings(log_format="json")))
+@contextmanager
+def logs_into(stream: io.StringIO, log_format: str) -> Iterator[None]:
+    """Configure logging as the service does, into `stream`; put the old handlers back after."""
+    names = ("service", "uvicorn", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
+    config = logging_config(Settings(log_format=log_format))  # type: ignore[arg-type]
+    config["handlers"]["default"]["stream"] = stream
+    logging.config.dictConfig(config)
     try:
-        from tests.conftest import MODELS
-        from service.app import create_app
-
-        with TestClient(create_app(Settings(models_dir=MODELS))) as c:
-            c.get("/health/live", headers={"x-request-id": "log-me-1"})
-        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if "log-me-1" in x]
-        assert lines and lines[0]["request_id"] == "log-me-1"
-        assert lines[0]["status"] == 200
-        assert lines[0]["path"] == "/health/live"
+        yield
     finally:
-        logging.config.dictConfig(logging_config(Settings(log_format="text")))
+        for name, (handlers, level) in saved.items():
+            logging.getLogger(name).handlers = handlers
+            logging.getLogger(name).setLevel(level)
 
 
-def test_plain_text_logs_are_switchable(capsys: pytest.CaptureFixture[str]) -> None:
-    logging.config.dictConfig(logging_config(Settings(log_format="text")))
-    logging.getLogger("service.test").warning("hello")
-    err = capsys.readouterr().err
-    assert "WARNING service.test [-] hello" in err
+def test_access_log_is_json_with_the_request_id() -> None:
+    stream = io.StringIO()
+    with logs_into(stream, "json"), TestClient(create_app(Settings(models_dir=MODELS))) as c:
+        c.get("/health/live", headers={"x-request-id": "log-me-1"})
+    lines = [json.loads(x) for x in stream.getvalue().splitlines() if "log-me-1" in x]
+    assert lines
+    assert lines[0]["request_id"] == "log-me-1"
+    assert lines[0]["status"] == 200
+    assert lines[0]["path"] == "/health/live"
+
+
+def test_plain_text_logs_are_switchable() -> None:
+    stream = io.StringIO()
+    with logs_into(stream, "text"):
+        logging.getLogger("service.test").warning("hello")
+    assert "WARNING service.test [-] hello" in stream.getvalue()

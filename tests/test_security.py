@@ -47,7 +47,10 @@ def test_cors_allows_configured_origins_only() -> None:
 
 
 def test_errors_carry_no_stack_trace_or_path(client: TestClient) -> None:
-    response = client.post("/predict", content=b'{"text": "\xff"}', headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict", content=b'{"text": "\xff"}', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert "Traceback" not in response.text
-    assert "/work" not in response.text and ".py" not in response.text
+    assert "/work" not in response.text
+    assert ".py" not in response.text

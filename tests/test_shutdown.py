@@ -1,4 +1,4 @@
-"""SIGTERM under load: readiness turns 503 first, requests in flight finish, nothing accepted is lost."""
+"""SIGTERM under load: readiness turns 503, requests in flight finish, nothing accepted is lost."""
 
 from __future__ import annotations
 
@@ -33,7 +33,12 @@ def readiness(url: str) -> int:
 
 def test_sigterm_under_load_drains_then_finishes_in_flight_requests() -> None:
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "SENTIMENT_DRAIN_SECONDS": "1.5", "SENTIMENT_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "SENTIMENT_DRAIN_SECONDS": "1.5",
+        "SENTIMENT_LOG_LEVEL": "warning",
+    }
     server = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, server)
@@ -45,7 +50,9 @@ def test_sigterm_under_load_drains_then_finishes_in_flight_requests() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while not stop.is_set():
             try:
-                connection.request("POST", "/predict/batch", body, {"content-type": "application/json"})
+                connection.request(
+                    "POST", "/predict/batch", body, {"content-type": "application/json"}
+                )
                 response = connection.getresponse()
                 response.read()
                 results.append((time.monotonic(), response.status))
