@@ -67,6 +67,24 @@ bench: $(VENV)/.dev ## Benchmark against baselines side by side; writes bench/re
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run --data $(DATA)
 
+# No Docker engine runs here: the deploy files are checked as far as real tools go (README, Deploy).
+K8S_VERSIONS ?= 1.30.0 1.37.0
+
+.PHONY: deploy-tools
+deploy-tools: ## Install the Debian packages check-deploy needs (nginx, docker-compose), when missing
+	bash deploy/install-check-tools.sh
+
+.PHONY: check-deploy
+check-deploy: $(VENV)/.dev deploy-tools ## Lint Dockerfile, compose, k8s; replay the image; scale-out test via nginx
+	$(BIN)/hadolint --failure-threshold error Dockerfile
+	docker-compose --profile train --profile monitoring config --quiet
+	for version in $(K8S_VERSIONS); do \
+	  $(BIN)/kubernetes-validate --strict --kubernetes-version $$version deploy/k8s/*.yaml || exit 1; \
+	done
+	$(BIN)/mypy deploy/checks
+	root=$$(mktemp -d) && trap 'rm -rf "$$root"' EXIT && \
+	  $(BIN)/python deploy/checks/smoke.py "$$root" && $(BIN)/python deploy/checks/scaleout.py "$$root"
+
 URL ?= http://127.0.0.1:8000
 USERS ?= 16
 DURATION ?= 30
