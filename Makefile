@@ -93,6 +93,14 @@ RATE ?=
 loadtest: $(VENV)/.dev ## Load-test URL with USERS for DURATION s (RATE=n: open loop); report in loadtest/reports/
 	$(BIN)/python -m loadtest.run --url $(URL) --users $(USERS) --duration $(DURATION) $(if $(RATE),--rate $(RATE))
 
+.PHONY: soak
+soak: $(VENV)/.dev ## 100,000 mixed requests: 0 errors, memory growth < 10%; writes bench/soak.{md,json,png}
+	$(BIN)/python -m bench.soak
+
+.PHONY: overload
+overload: $(VENV)/.dev ## 3x capacity: every request answered, accepted p99 bounded; bench/overload.{md,json}
+	$(BIN)/python -m bench.overload
+
 .PHONY: lock
 lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/pip install -q uv

@@ -20,13 +20,14 @@ import random
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
 
-from loadtest.mix import CHAPTER_MODELS, next_call
+from loadtest.mix import CHAPTER_MODELS, Call, next_call
 from loadtest.report import write_report
 
 HERE = Path(__file__).resolve().parent
@@ -100,47 +101,65 @@ def run_closed(url: str, users: int, duration_s: int, out: Path) -> dict[str, An
     }
 
 
-async def _open_loop(
-    url: str, rate: float, duration_s: int
-) -> list[tuple[float, float, str, bool]]:
-    """(due time, latency s, kind, as expected) per request, sent at a fixed arrival rate."""
-    rng = random.Random(0)
+@dataclass(frozen=True)
+class Sent:
+    due: float
+    """When the request was due, in seconds from the start."""
+    latency: float
+    """Seconds from when it was due to its answer: waiting to be sent counts too."""
+    kind: str
+    status: int | None
+    """The HTTP status, or None when no answer came (connection error, timeout)."""
+    expected: int
+
+
+async def send_open_loop(url: str, calls: list[Call], rate: float) -> list[Sent]:
+    """Send `calls` at a fixed arrival rate, whatever the answers, and time each from when due."""
     connector = aiohttp.TCPConnector(limit=1024)
     timeout = aiohttp.ClientTimeout(total=30)
+    # Bodies are encoded before the clock starts: the client stays cheap.
+    bodies = [json.dumps(call.body).encode() for call in calls]
+    headers = {"content-type": "application/json"}
+    results: list[Sent] = []
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
-        async with session.get("/models") as response:
-            models = [m["name"] for m in (await response.json())["models"]] or CHAPTER_MODELS
-        # Every request is drawn and encoded before the clock starts: the client stays cheap.
-        calls = [next_call(rng, models) for _ in range(int(rate * duration_s))]
-        bodies = [json.dumps(call.body).encode() for call in calls]
-        headers = {"content-type": "application/json"}
-        results: list[tuple[float, float, str, bool]] = []
         start = time.perf_counter() + 0.2
 
         async def one(i: int) -> None:
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            status: int | None = None
             try:
                 async with session.post(calls[i].path, data=bodies[i], headers=headers) as response:
                     await response.read()
-                    ok = response.status == calls[i].expected_status
+                    status = response.status
             except (aiohttp.ClientError, TimeoutError):
-                ok = False
-            results.append((due - start, time.perf_counter() - due, calls[i].kind, ok))
+                pass
+            latency = time.perf_counter() - due
+            results.append(
+                Sent(due - start, latency, calls[i].kind, status, calls[i].expected_status)
+            )
 
         await asyncio.gather(*(one(i) for i in range(len(calls))))
     return results
 
 
+async def _mixed_calls(url: str, count: int) -> list[Call]:
+    async with aiohttp.ClientSession(url) as session, session.get("/models") as response:
+        models = [m["name"] for m in (await response.json())["models"]] or CHAPTER_MODELS
+    rng = random.Random(0)
+    return [next_call(rng, models) for _ in range(count)]
+
+
 def run_open(url: str, rate: float, duration_s: int) -> dict[str, Any]:
-    results = asyncio.run(_open_loop(url, rate, duration_s))
-    due = np.array([r[0] for r in results])
-    latency_ms = np.array([r[1] for r in results]) * 1000
-    ok = np.array([r[3] for r in results])
-    kinds = sorted({r[2] for r in results})
+    calls = asyncio.run(_mixed_calls(url, int(rate * duration_s)))
+    results = asyncio.run(send_open_loop(url, calls, rate))
+    due = np.array([r.due for r in results])
+    latency_ms = np.array([r.latency for r in results]) * 1000
+    ok = np.array([r.status == r.expected for r in results])
+    kinds = sorted({r.kind for r in results})
     by_kind = {}
     for kind in kinds:
-        mask = np.array([r[2] == kind for r in results])
+        mask = np.array([r.kind == kind for r in results])
         by_kind[kind] = {
             "requests": int(mask.sum()),
             "failures": int((~ok[mask]).sum()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from service.batching import MicroBatcher
@@ -24,6 +25,8 @@ class Runtime:
     settings: Settings
     registry: ModelRegistry | None = None
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
+    cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    """Heavy work (batches, comparisons) runs in a thread, one at a time per worker."""
     shutting_down: bool = False
 
     @property

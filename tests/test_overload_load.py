@@ -1,0 +1,26 @@
+"""At 3x capacity every request gets an answer (200, 429 or 503), the p99 of the accepted ones
+stays bounded, and memory stays flat (bench/overload.py, on a real server, briefly)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.overload import overload
+from bench.run import server
+
+pytestmark = pytest.mark.slow
+SECONDS = 4.0
+
+
+def test_three_times_capacity_is_answered_with_bounded_latency_and_flat_memory() -> None:
+    with server("service") as (url, _, pid):
+        result = overload(url, pid, SECONDS)
+    for run in result["runs"]:
+        assert run["unanswered"] == 0
+        assert run["other_statuses"] == 0
+        assert run["statuses"].get("200", 0) > 0
+        assert run["statuses"].get("503", 0) + run["statuses"].get("429", 0) > 0
+        # Without shedding, the backlog of a 3x overload grows for the whole run: p99 ~ 2x its
+        # length. Shedding keeps it to a small part of it.
+        assert run["accepted_p99_ms"] < SECONDS * 1000 / 2
+    assert result["rss_growth_second_run"] < 0.10
