@@ -101,6 +101,10 @@ soak: $(VENV)/.dev ## 100,000 mixed requests: 0 errors, memory growth < 10%; wri
 overload: $(VENV)/.dev ## 3x capacity: every request answered, accepted p99 bounded; bench/overload.{md,json}
 	$(BIN)/python -m bench.overload
 
+.PHONY: audit
+audit: $(VENV)/.dev ## pip-audit on requirements/serve.lock; says how many packages it could not reach
+	$(BIN)/python scripts/audit.py requirements/serve.lock
+
 .PHONY: lock
 lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/pip install -q uv
