@@ -108,13 +108,15 @@ def free_port() -> int:
 def wait_http(port: int, path: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", path)
             if connection.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            connection.close()
         time.sleep(0.01)
     raise RuntimeError(f"nothing answered 200 on :{port}{path}")
 
@@ -159,9 +161,12 @@ def workers(pid: int) -> list[int]:
 
 def post_once(url: str, path: str, body: bytes) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=120)
-    connection.request("POST", path, body, {"content-type": "application/json"})
-    response = connection.getresponse()
-    response.read()
+    try:
+        connection.request("POST", path, body, {"content-type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
     if response.status != 200:
         raise RuntimeError(f"{path}: {response.status}")
 

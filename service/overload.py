@@ -42,8 +42,6 @@ class LoadShedMiddleware:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"retry-after", self.retry_after),
-            # Closing spares the worker from reading the rest of a large body it will not use.
-            (b"connection", b"close"),
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
