@@ -17,8 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str]) -> int:
     locks = argv or ["requirements/serve.lock"]
-    command = [sys.executable, "-m", "pip_audit", "--no-deps", "--progress-spinner", "off",
-               "--format", "json", *(a for lock in locks for a in ("-r", lock))]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--no-deps",
+        "--progress-spinner",
+        "off",
+        "--format",
+        "json",
+        *(a for lock in locks for a in ("-r", lock)),
+    ]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     try:
         report = json.loads(run.stdout)
@@ -32,12 +41,16 @@ def main(argv: list[str]) -> int:
     for d in vulnerable:
         ids = ", ".join(v["id"] for v in d["vulns"])
         print(f"VULNERABLE {d['name']} {d['version']}: {ids}")
-    print(f"pip-audit ({', '.join(locks)}): {audited} of {len(dependencies)} packages audited, "
-          f"{len(vulnerable)} with known vulnerabilities")
+    print(
+        f"pip-audit ({', '.join(locks)}): {audited} of {len(dependencies)} packages audited, "
+        f"{len(vulnerable)} with known vulnerabilities"
+    )
     if skipped:
         reason = skipped[0]["skip_reason"]
-        print(f"NOT AUDITED: {len(skipped)} packages; pip-audit could not reach its vulnerability "
-              f"database from this machine (first reason: {reason})")
+        print(
+            f"NOT AUDITED: {len(skipped)} packages; pip-audit could not reach its vulnerability "
+            f"database from this machine (first reason: {reason})"
+        )
     return 1 if vulnerable else 0
 
 
