@@ -83,7 +83,9 @@ async def predict(body: PredictRequest, request: Request) -> Response:
         "queue": timing.queue_s,
         "inference": timing.inference_s,
     }
-    content = json.dumps({"model": model.name, "label": label_of(score), "score": score})
+    content = json.dumps(
+        {"model": model.name, "label": label_of(score), "score": score}, separators=(",", ":")
+    )
     return Response(content, media_type="application/json")
 
 
