@@ -20,7 +20,7 @@ def test_three_times_capacity_is_answered_with_bounded_latency_and_flat_memory()
         assert run["other_statuses"] == 0
         assert run["statuses"].get("200", 0) > 0
         assert run["statuses"].get("503", 0) + run["statuses"].get("429", 0) > 0
-        # Without shedding, the backlog of a 3x overload grows for the whole run: p99 ~ 2x its
-        # length. Shedding keeps it to a small part of it.
-        assert run["accepted_p99_ms"] < SECONDS * 1000 / 2
+        # Without shedding, the backlog of a 3x overload grows for the whole run: by its last
+        # third a request waits longer than the run itself. Shedding keeps it to a small part.
+        assert run["accepted_p99_ms_last_third"] < SECONDS * 1000 / 2
     assert result["rss_growth_last_run"] < 0.10
