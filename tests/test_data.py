@@ -12,6 +12,7 @@ import pytest
 from training.data import (
     WORD_INDEX_MD5,
     Reviews,
+    download,
     find_dataset,
     find_word_index,
     md5sum,
@@ -105,3 +106,13 @@ def test_real_tarball_has_12500_reviews_per_folder(data_dir: Path) -> None:
         for n, y in zip(splits["test"].names, splits["test"].labels, strict=True)
         if y
     )
+
+
+def test_download_checks_the_md5_and_keeps_nothing_on_mismatch(tmp_path: Path) -> None:
+    source = make_tarball(tmp_path / "source.tar.gz")
+    url = source.resolve().as_uri()  # urllib reads file:// like https://, progress bar included
+    dest = download(url, tmp_path / "cache" / "aclImdb_v1.tar.gz", md5sum(source))
+    assert dest.read_bytes() == source.read_bytes()
+    with pytest.raises(ValueError, match="md5"):
+        download(url, tmp_path / "cache2" / "aclImdb_v1.tar.gz", "0" * 32)
+    assert not any((tmp_path / "cache2").iterdir())
