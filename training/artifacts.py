@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> 
         ax.grid(alpha=0.3)
         ax.legend()
     axes[-1].set_xlabel("epoch")
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 60))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

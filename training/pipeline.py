@@ -1,9 +1,13 @@
-"""Train the chapter's IMDB models, evaluate them like the chapter, export them to ONNX.
+"""Train the IMDB models, evaluate them like the chapter, export them to ONNX.
 
-    python -m training                                   # all four, data at ../shared/data/imdb
+    python -m training                       # every model of SPECS, data at ../shared/data/imdb
     python -m training --models ff,rnn --data PATH --out DIR --epochs 1 --limit 2000
+    python -m training --models fasttext --out models     # one model; the manifest lists all
 
-Each model is published to `<out>/<name>/` only after onnxruntime matches Keras on every test input.
+Each model reads its own window and vocabulary and trains with its own settings (its `ModelSpec`,
+in training.architectures); all share the tokenizer, the data split, the evaluation and the
+export. Each is published to `<out>/<name>/` only after onnxruntime matches Keras on every test
+input.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import argparse
 import json
 import logging
 import platform
-from dataclasses import asdict, dataclass, field, replace
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,15 @@ import tf2onnx
 
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from training import artifacts, data, export
-from training.architectures import ARCHITECTURES, build_model, layer_table
+from training.architectures import (
+    CANDIDATES,
+    LOSS,
+    SPECS,
+    ModelSpec,
+    build_from_spec,
+    layer_table,
+    model_spec,
+)
 from training.evaluation import confusion_stats, confusion_table
 
 log = logging.getLogger(__name__)
@@ -34,23 +47,16 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every hyper-parameter of a run; saved in each model's card."""
+    """The settings a run shares across its models (each model's own are in its ModelSpec);
+    saved with the spec in each model's card."""
 
-    models: tuple[str, ...] = tuple(ARCHITECTURES)
+    models: tuple[str, ...] = tuple(SPECS)
     data: Path | None = None
     word_index: Path | None = None
     out: Path = Path("models")
-    num_words: int = 10_000
-    maxlen: int = 20
-    embedding_dim: int = 8
-    epochs: int = 30
-    batch_size: int = 128
+    epochs: int | None = None
+    """Every model's most epochs, for quick runs; None keeps each spec's."""
     validation_split: float = 0.2
-    optimizer: str = "rmsprop"
-    loss: str = "binary_crossentropy"
-    early_stopping: dict[str, Any] = field(
-        default_factory=lambda: {"monitor": "val_loss", "patience": 0, "min_delta": 0}
-    )
     seed: int = 42
     limit: int | None = None
     """Use only this many reviews of each split (for quick runs); None for all 25,000."""
@@ -62,6 +68,13 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class Splits:
+    train: data.Reviews
+    """Shuffled once, seeded: Keras validates on its last `validation_split`."""
+    test: data.Reviews
+
+
+@dataclass(frozen=True)
 class Encoded:
     x_train: npt.NDArray[np.int32]
     y_train: npt.NDArray[np.int8]
@@ -70,8 +83,19 @@ class Encoded:
     test: data.Reviews
 
 
-def load_data(config: TrainConfig, dataset: Path, word_index: Path) -> Encoded:
-    """Read and encode both splits; shuffle train once, seeded: Keras validates on its tail."""
+@dataclass(frozen=True)
+class Trained:
+    model: keras.Model
+    history: dict[str, list[float]]
+    weights_epoch: int
+    """The epoch whose weights the model keeps: the last, or the best if early stopping restores
+    the best weights."""
+    seconds: float
+    """Wall time of `fit`, validation included."""
+
+
+def load_data(config: TrainConfig, dataset: Path) -> Splits:
+    """Read both splits; shuffle train once, seeded, and cut both to `limit` if set."""
     splits = data.read_dataset(dataset)
     rng = np.random.default_rng(config.seed)
     train = splits["train"].take(rng.permutation(len(splits["train"])))
@@ -79,40 +103,74 @@ def load_data(config: TrainConfig, dataset: Path, word_index: Path) -> Encoded:
     if config.limit is not None:
         train = train.take(np.arange(min(config.limit, len(train))))
         test = test.take(rng.permutation(len(test))[: config.limit])
-    vocabulary = build_vocabulary(load_word_index(word_index), config.num_words)
+    return Splits(train, test)
+
+
+def encode(splits: Splits, word_index: dict[str, int], num_words: int, maxlen: int) -> Encoded:
+    """Both splits as ids, with a model's vocabulary and window."""
+    vocabulary = build_vocabulary(word_index, num_words)
     return Encoded(
-        encode_batch(train.texts, vocabulary, config.maxlen),
-        train.labels,
-        encode_batch(test.texts, vocabulary, config.maxlen),
-        test.labels,
-        test,
+        encode_batch(splits.train.texts, vocabulary, maxlen),
+        splits.train.labels,
+        encode_batch(splits.test.texts, vocabulary, maxlen),
+        splits.test.labels,
+        splits.test,
     )
 
 
-def train(
-    config: TrainConfig, name: str, encoded: Encoded
-) -> tuple[keras.Model, dict[str, list[float]]]:
+def train(config: TrainConfig, name: str, spec: ModelSpec, encoded: Encoded) -> Trained:
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
-    model = build_model(name, config.num_words, config.maxlen, config.embedding_dim)
+    model = build_from_spec(name, spec)
     model.summary()
+    stopping = keras.callbacks.EarlyStopping(**spec.early_stopping)
+    started = time.perf_counter()
     fit = model.fit(
         encoded.x_train,
         encoded.y_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
+        epochs=max_epochs(config, spec),
+        batch_size=spec.batch_size,
         validation_split=config.validation_split,
-        callbacks=[keras.callbacks.EarlyStopping(**config.early_stopping)],
+        callbacks=[stopping],
         verbose=config.verbose,
     )
+    seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    epochs = len(history["loss"])
+    # Keras 3 restores the best weights at the end of training, stopped early or not.
+    restored = stopping.restore_best_weights and stopping.best_weights is not None
+    weights_epoch = stopping.best_epoch + 1 if restored else epochs
     n_val = int(len(encoded.x_train) * config.validation_split)
-    last = {k: round(v[-1], 4) for k, v in history.items()}
+    last = {k: round(v[weights_epoch - 1], 4) for k, v in history.items()}
     print(
         f"Trained on {len(encoded.x_train) - n_val:,} samples, validated on {n_val:,} samples "
-        f"(batch_size={config.batch_size}, epochs={len(history['loss'])})\nFinal epoch: {last}"
+        f"(batch_size={spec.batch_size}, epochs={epochs}, {seconds:.0f} s)\n"
+        f"Weights of epoch {weights_epoch}: {last}"
     )
-    return model, history
+    return Trained(model, history, weights_epoch, seconds)
+
+
+def max_epochs(config: TrainConfig, spec: ModelSpec) -> int:
+    return spec.epochs if config.epochs is None else config.epochs
+
+
+def hyperparameters(config: TrainConfig, spec: ModelSpec, model: keras.Model) -> dict[str, Any]:
+    """Every setting the model was trained with: its spec, the run's settings, the optimizer's."""
+    run = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    del run["models"], run["epochs"]
+    return {
+        **spec.hyperparameters(),
+        "epochs": max_epochs(config, spec),
+        "loss": LOSS,
+        **run,
+        "optimizer_config": jsonable(model.optimizer.get_config()),
+    }
+
+
+def jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    """Keras' config values as plain JSON types (numpy scalars become Python numbers)."""
+    plain: dict[str, Any] = json.loads(json.dumps(config, default=lambda v: v.item()))
+    return plain
 
 
 def golden_set(
@@ -138,7 +196,9 @@ def run_model(
     config: TrainConfig, name: str, encoded: Encoded, provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """Train, evaluate, export and publish one model; return its card."""
-    model, history = train(config, name, encoded)
+    spec = model_spec(name)
+    trained = train(config, name, spec, encoded)
+    model, history = trained.model, trained.history
     keras_scores = model.predict(encoded.x_test, batch_size=1024, verbose=0)[:, 0].astype(
         np.float32
     )
@@ -146,23 +206,23 @@ def run_model(
         confusion_table(keras_scores >= 0.5, encoded.y_test), config.positive_class
     )
     print(f"\n{name} on {len(encoded.y_test):,} test reviews:\n{stats.report()}\n")
-    onnx_model = export.export_onnx(model, config.maxlen)
+    onnx_model = export.export_onnx(model, spec.maxlen)
     parity = export.check_parity(onnx_model, encoded.x_test, keras_scores)
     card = {
         "name": name,
-        "architecture": ARCHITECTURES[name],
+        "architecture": spec.architecture,
         "layers": layer_table(model),
         "params": int(model.count_params()),
         "input_name": export.INPUT_NAME,
         "output_name": export.OUTPUT_NAME,
-        "input_length": config.maxlen,
-        "num_words": config.num_words,
+        "input_length": spec.maxlen,
+        "num_words": spec.num_words,
         "tokenizer": "service.tokenizer: keras imdb.load_data(num_words) + pad_sequences(maxlen), "
         "padding and truncating 'pre'; start id 1, OOV id 2, index_from 3",
-        "hyperparameters": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-        },
+        "hyperparameters": hyperparameters(config, spec, model),
         "epochs_run": len(history["loss"]),
+        "weights_epoch": trained.weights_epoch,
+        "train_seconds": round(trained.seconds, 1),
         "history": history,
         "test": stats.to_dict(),
         "parity": asdict(parity),
@@ -183,14 +243,15 @@ def run_model(
 
 def run(config: TrainConfig) -> list[dict[str, Any]]:
     dataset = data.find_dataset(config.data)
-    word_index = data.find_word_index(config.word_index or config.data)
-    encoded = load_data(config, dataset, word_index)
+    word_index_path = data.find_word_index(config.word_index or config.data)
+    splits = load_data(config, dataset)
+    word_index = load_word_index(word_index_path)
     provenance = {
         "data": {
             "source": dataset.name,
             "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
-            "train_reviews": len(encoded.y_train),
-            "test_reviews": len(encoded.y_test),
+            "train_reviews": len(splits.train),
+            "test_reviews": len(splits.test),
         },
         "versions": {
             "python": platform.python_version(),
@@ -200,8 +261,15 @@ def run(config: TrainConfig) -> list[dict[str, Any]]:
             "onnx": onnx.__version__,
         },
     }
-    cards = [run_model(config, name, encoded, provenance) for name in config.models]
-    artifacts.copy_word_index(word_index, config.out)
+    encodings: dict[tuple[int, int], Encoded] = {}
+    cards = []
+    for name in config.models:
+        spec = model_spec(name)
+        key = (spec.num_words, spec.maxlen)
+        if key not in encodings:
+            encodings[key] = encode(splits, word_index, *key)
+        cards.append(run_model(config, name, encodings[key], provenance))
+    artifacts.copy_word_index(word_index_path, config.out)
     artifacts.update_manifest(config.out)
     return cards
 
@@ -212,7 +280,11 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--models", default=",".join(ARCHITECTURES), help="comma-separated names")
+    parser.add_argument(
+        "--models",
+        default=",".join(SPECS),
+        help=f"comma-separated names (default: all of SPECS); candidates: {', '.join(CANDIDATES)}",
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -223,14 +295,17 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
         "--word-index", type=Path, help="imdb_word_index.json (default: beside --data)"
     )
     parser.add_argument("--out", type=Path, default=Path("models"))
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--epochs", type=int, help="most epochs of every model (default: each spec's)"
+    )
     parser.add_argument("--limit", type=int, help="reviews per split, for quick runs")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     models = tuple(m for m in args.models.split(",") if m)
-    unknown = set(models) - set(ARCHITECTURES)
+    unknown = set(models) - set(SPECS) - set(CANDIDATES)
     if unknown:
-        parser.error(f"unknown models {sorted(unknown)}; choose from {', '.join(ARCHITECTURES)}")
+        choices = ", ".join([*SPECS, *CANDIDATES])
+        parser.error(f"unknown models {sorted(unknown)}; choose from {choices}")
     return replace(
         TrainConfig(),
         models=models,
