@@ -1,9 +1,12 @@
-"""The committed ONNX models, scored here on the 25,000 real test reviews with the shared tokenizer:
-they reach the chapter's accuracy minus 2 points, and their cards report what they really score."""
+"""The committed ONNX models, scored here on the 25,000 real test reviews with the shared tokenizer
+and the window and vocabulary of each card: the chapter's models reach the chapter's accuracy minus
+2 points, fasttext the 0.89 it was built for, and the cards report what they really score."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,26 +21,33 @@ from training.evaluation import confusion_stats, confusion_table
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 # The chapter's accuracy minus 2 points (ff and rnn on test, rnn2 and rnn3 on validation).
-FLOORS = {"ff": 0.7425, "rnn": 0.6764, "rnn2": 0.728, "rnn3": 0.720}
+# fasttext: the goal of the issue that added it, Maas et al.'s 0.8889 rounded up.
+FLOORS = {"ff": 0.7425, "rnn": 0.6764, "rnn2": 0.728, "rnn3": 0.720, "fasttext": 0.89}
+
+TestIds = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
 
 @pytest.fixture(scope="module")
-def test_ids(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def test_ids(data_dir: Path) -> TestIds:
+    """The test reviews as ids and their labels, for a (num_words, maxlen); each encoded once."""
     test = read_dataset(find_dataset(data_dir))["test"]
-    vocabulary = build_vocabulary(load_word_index(MODELS / "imdb_word_index.json"), 10_000)
-    return encode_batch(test.texts, vocabulary, 20), test.labels
+    word_index = load_word_index(MODELS / "imdb_word_index.json")
+
+    @functools.cache
+    def encoded(num_words: int, maxlen: int) -> np.ndarray:
+        return encode_batch(test.texts, build_vocabulary(word_index, num_words), maxlen)
+
+    return lambda num_words, maxlen: (encoded(num_words, maxlen), test.labels)
 
 
 @pytest.mark.parametrize("name", FLOORS)
-def test_committed_model_reaches_the_chapter_accuracy(
-    name: str, test_ids: tuple[np.ndarray, np.ndarray]
-) -> None:
-    ids, labels = test_ids
+def test_committed_model_reaches_the_chapter_accuracy(name: str, test_ids: TestIds) -> None:
+    card = json.loads((MODELS / name / "card.json").read_text())
+    ids, labels = test_ids(card["num_words"], card["input_length"])
     session = ort.InferenceSession(str(MODELS / name / "model.onnx"))
     (scores,) = session.run(["score"], {"input_ids": ids})
     stats = confusion_stats(confusion_table(scores >= 0.5, labels), positive_class=0)
     assert len(labels) == 25_000
     assert stats.accuracy >= FLOORS[name]
-    card = json.loads((MODELS / name / "card.json").read_text())
     assert card["test"]["table"] == stats.table
     assert card["test"]["accuracy"] == pytest.approx(stats.accuracy)

@@ -79,6 +79,6 @@ def test_golden_mismatch_keeps_the_service_unready(models: Path) -> None:
 
 def test_unknown_default_model_is_refused() -> None:
     with pytest.raises(
-        ModelLoadError, match=r"default model 'gpt'.*available: ff, rnn, rnn2, rnn3"
+        ModelLoadError, match=r"default model 'gpt'.*available: fasttext, ff, rnn, rnn2, rnn3"
     ):
         load_registry(MODELS, "gpt")

@@ -1,0 +1,147 @@
+"""The model beyond the 20-word window: its card records its spec, the service serves it like the
+chapter's models, and its long window is read from the end of a review exactly like full
+tokenization, at a cost that does not grow with the review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from fastapi.testclient import TestClient
+
+from service import tokenizer
+from service.tokenizer import (
+    START_ID,
+    Vocabulary,
+    build_vocabulary,
+    encode,
+    encode_batch,
+    load_word_index,
+    split_words,
+    word_ids,
+)
+from tests.conftest import MODELS, golden
+
+NAME = "fasttext"
+
+
+def card() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((MODELS / NAME / "card.json").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> Vocabulary:
+    return build_vocabulary(load_word_index(MODELS / "imdb_word_index.json"), card()["num_words"])
+
+
+def full_tokenization(text: str, vocabulary: Vocabulary, maxlen: int) -> list[int]:
+    """Every word of the text to ids, the start id in front, the last maxlen kept, zeros before."""
+    ids = [START_ID, *word_ids(split_words(text), vocabulary)][-maxlen:]
+    return [0] * (maxlen - len(ids)) + ids
+
+
+def test_card_records_the_window_vocabulary_and_every_setting_of_its_spec() -> None:
+    from training.architectures import SPECS
+
+    spec, recorded = SPECS[NAME], card()
+    assert (recorded["input_length"], recorded["num_words"]) == (spec.maxlen, spec.num_words)
+    assert recorded["input_length"] > 20
+    assert spec.hyperparameters().items() <= recorded["hyperparameters"].items()
+    assert recorded["architecture"] == spec.architecture
+    manifest = json.loads((MODELS / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = [m for m in manifest["models"] if m["name"] == NAME]
+    assert (entry["input_length"], entry["num_words"]) == (spec.maxlen, spec.num_words)
+
+
+def test_predict_with_the_model_returns_its_score(client: TestClient) -> None:
+    text = "A wonderful film. " * 100 + "I loved every minute of it."
+    response = client.post("/predict", json={"text": text, "model": NAME})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == NAME
+    assert body["label"] == ("positive" if body["score"] >= 0.5 else "negative")
+
+
+def test_served_scores_equal_keras_golden_scores(client: TestClient) -> None:
+    reviews = golden(NAME)
+    response = client.post(
+        "/predict/batch", json={"texts": [g["text"] for g in reviews], "model": NAME}
+    )
+    assert response.status_code == 200
+    served = np.array([p["score"] for p in response.json()["predictions"]])
+    keras = np.array([g["keras_score"] for g in reviews])
+    assert len(reviews) >= 20
+    assert np.max(np.abs(served - keras)) <= 1e-5
+
+
+def test_single_predictions_equal_onnxruntime_on_its_window(
+    client: TestClient, vocabulary: Vocabulary
+) -> None:
+    texts = [g["text"] for g in golden(NAME)][:5]
+    session = ort.InferenceSession(str(MODELS / NAME / "model.onnx"))
+    ids = encode_batch(texts, vocabulary, card()["input_length"])
+    (direct,) = session.run(["score"], {"input_ids": ids})
+    for text, expected in zip(texts, direct.tolist(), strict=True):
+        response = client.post("/predict", json={"text": text, "model": NAME})
+        assert response.status_code == 200
+        assert response.json()["score"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("extra", [-400, -2, -1, 0, 1, 2, 5_000])
+def test_reviews_around_the_window_edge_are_encoded_like_full_tokenization(
+    vocabulary: Vocabulary, extra: int
+) -> None:
+    maxlen = card()["input_length"]
+    words = " ".join(golden(NAME)[0]["text"].split() * 100).split()
+    text = " ".join(words[: max(0, maxlen + extra)])
+    assert encode(text, vocabulary, maxlen).tolist() == full_tokenization(text, vocabulary, maxlen)
+
+
+def test_a_100000_character_review_is_encoded_like_full_tokenization_reading_only_its_end(
+    vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maxlen = card()["input_length"]
+    reviews = " <br /><br /> ".join(g["text"] for g in golden(NAME))
+    text = (reviews * (100_000 // len(reviews) + 1))[-100_000:]
+    expected = full_tokenization(text, vocabulary, maxlen)
+    read: list[int] = []
+
+    def spy(part: str) -> list[str]:
+        read.append(len(part))
+        return split_words(part)
+
+    monkeypatch.setattr(tokenizer, "split_words", spy)
+    assert len(text) == 100_000
+    assert encode(text, vocabulary, maxlen).tolist() == expected
+    longest_read = max(read)
+    read.clear()
+    encode(text[-20_000:], vocabulary, maxlen)
+    # The same characters are read whatever the review's length: a bounded tail.
+    assert max(read) == longest_read <= 16 * (maxlen + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_pipeline_trains_it_with_its_own_settings(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from training.architectures import SPECS
+    from training.pipeline import main
+
+    out = tmp_path_factory.mktemp("models")
+    argv = ["--models", NAME, "--data", str(data_dir), "--out", str(out), "--epochs", "1"]
+    assert main([*argv, "--limit", "600"]) == 0
+    trained = json.loads((out / NAME / "card.json").read_text(encoding="utf-8"))
+    spec = SPECS[NAME]
+    assert (trained["input_length"], trained["num_words"]) == (spec.maxlen, spec.num_words)
+    settings = trained["hyperparameters"]
+    assert (settings["optimizer"], settings["batch_size"], settings["epochs"]) == ("adam", 32, 1)
+    assert settings["optimizer_config"]["learning_rate"] == pytest.approx(spec.learning_rate)
+    assert settings["early_stopping"]["restore_best_weights"] is True
+    assert trained["parity"] == {**trained["parity"], "inputs": 600, "label_mismatches": 0}
+    assert [m["name"] for m in json.loads((out / "manifest.json").read_text())["models"]] == [NAME]
