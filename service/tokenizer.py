@@ -29,7 +29,6 @@ START_ID = 1
 OOV_ID = 2
 INDEX_FROM = 3
 
-_TO_SPACE = str.maketrans(dict.fromkeys(FILTERS, " "))
 # Python's str.lower() is a per-character map except for the Greek capital sigma, whose lower
 # case depends on its neighbours (final sigma). Without it, tokenizing a suffix is exact.
 _CONTEXT_SENSITIVE_LOWER = "\u03a3"
@@ -54,7 +53,12 @@ def build_vocabulary(word_index: Mapping[str, int], num_words: int) -> dict[str,
 
 def split_words(text: str) -> list[str]:
     """Keras' default text standardisation: lower-case, filter, split on ' ' only."""
-    return [w for w in text.lower().translate(_TO_SPACE).split(" ") if w]
+    text = text.lower()
+    # One str.replace per filter character: as exact as str.translate, and ~10x faster on
+    # text with any non-ASCII character, where translate falls back to a slow path.
+    for char in FILTERS:
+        text = text.replace(char, " ")
+    return [w for w in text.split(" ") if w]
 
 
 def last_words(text: str, count: int) -> tuple[list[str], bool]:
