@@ -59,7 +59,7 @@ format: $(VENV)/.dev ## Format and auto-fix with ruff
 	$(BIN)/ruff check --fix .
 
 .PHONY: train
-train: $(VENV)/.dev ## Train, evaluate and export the four chapter models into models/ (data: DATA)
+train: $(VENV)/.dev ## Train, evaluate and export every model (the four chapter models and fasttext) into models/ (data: DATA)
 	$(BIN)/python -m training --data $(DATA) --out models
 
 .PHONY: bench
