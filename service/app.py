@@ -14,6 +14,7 @@ from service import metrics
 from service.batching import MicroBatcher
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
+from service.fastpath import PredictFastPath
 from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.overload import LoadShedMiddleware
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     add_error_handlers(app)
     # Innermost first: the last one added sees each request first.
+    if settings.fast_path:
+        app.add_middleware(PredictFastPath, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight)
     if settings.api_key is not None:

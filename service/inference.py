@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Literal
@@ -10,10 +11,11 @@ import numpy as np
 import numpy.typing as npt
 
 from service import metrics
+from service.dependencies import Runtime
 from service.explain import explain_text
 from service.registry import SentimentModel
 from service.schemas import Prediction
-from service.tokenizer import OOV_ID, encode_window
+from service.tokenizer import OOV_ID, encode_batch_window, encode_window
 
 
 def label_of(score: float) -> Literal["positive", "negative"]:
@@ -38,17 +40,45 @@ def record_inputs(
         metrics.TRUNCATED.labels(model.name).inc(sum(truncated))
 
 
+async def score_one(
+    runtime: Runtime, model: SentimentModel, text: str
+) -> tuple[bytes, dict[str, float]]:
+    """One review through its model's micro-batcher: the JSON response body, and the durations
+    of tokenizing, waiting for the batch and inference (for Server-Timing)."""
+    start = time.perf_counter()
+    ids, truncated = encode_window(text, model.vocabulary, model.input_length)
+    tokenized = time.perf_counter()
+    record_inputs(model, [text], ids[None, :], [truncated])
+    score, batch = await runtime.batchers[model.name].score(ids)
+    body = {"model": model.name, "label": label_of(score), "score": score}
+    timing = {"tokenize": tokenized - start, "queue": batch.queue_s, "inference": batch.inference_s}
+    return json.dumps(body, separators=(",", ":")).encode(), timing
+
+
+def score_texts(model: SentimentModel, texts: Sequence[str]) -> list[float]:
+    """Scores of many texts, in one onnxruntime call."""
+    ids, cut = encode_batch_window(texts, model.vocabulary, model.input_length)
+    record_inputs(model, texts, ids, cut)
+    start = time.perf_counter()
+    scores = model.score_ids(ids)
+    metrics.observe_batch(model.name, len(texts), time.perf_counter() - start)
+    return list(scores.tolist())
+
+
+def batch_json(model: SentimentModel, texts: Sequence[str]) -> bytes:
+    """The body of a plain /predict/batch answer, written directly: building a pydantic object
+    per text only to serialize it again cost ~10% of a 1,000-review batch."""
+    predictions = [{"label": label_of(s), "score": s} for s in score_texts(model, texts)]
+    return json.dumps(
+        {"model": model.name, "predictions": predictions}, separators=(",", ":")
+    ).encode()
+
+
 def predict_texts(model: SentimentModel, texts: Sequence[str], explain: bool) -> list[Prediction]:
     """Score texts in one onnxruntime call; with explain, one call per text scores it and each
     variant without one of its words (see service/explain.py)."""
     if not explain:
-        windows = [encode_window(t, model.vocabulary, model.input_length) for t in texts]
-        ids = np.stack([row for row, _ in windows])
-        record_inputs(model, texts, ids, [cut for _, cut in windows])
-        start = time.perf_counter()
-        scores = model.score_ids(ids)
-        metrics.observe_batch(model.name, len(texts), time.perf_counter() - start)
-        return [Prediction(label=label_of(s), score=s) for s in scores.tolist()]
+        return [Prediction(label=label_of(s), score=s) for s in score_texts(model, texts)]
     explained = [explain_text(model, t) for t in texts]
     return [
         Prediction(

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     """Most single-review requests scored together in one onnxruntime call."""
     batch_max_delay_ms: float = Field(0.0, ge=0)
     """How long a request may wait for others to join its batch; 0: only those already there."""
+    fast_path: bool = True
+    """Answer plain POST /predict requests below FastAPI's routing (service/fastpath.py)."""
     max_in_flight: int = Field(32, gt=0)
     """Scoring requests one worker serves at once; past it, 503 with Retry-After at once."""
     request_deadline_ms: float | None = Field(None, gt=0)

@@ -13,6 +13,7 @@ from service.tokenizer import (
     build_vocabulary,
     encode,
     encode_batch,
+    encode_batch_window,
     encode_explained,
     encode_window,
     last_words,
@@ -158,3 +159,13 @@ def test_window_flag_says_whether_words_were_cut(text: str, maxlen: int) -> None
     ids, truncated = encode_window(text, VOCAB, maxlen)
     assert ids.tolist() == encode(text, VOCAB, maxlen).tolist()
     assert truncated == (encode_explained(text, VOCAB, maxlen).truncated > 0)
+
+
+@given(batch=st.lists(texts, max_size=5), maxlen=st.integers(1, 30))
+def test_batch_rows_and_cuts_equal_single_encodings(batch: list[str], maxlen: int) -> None:
+    ids, cut = encode_batch_window(batch, VOCAB, maxlen)
+    assert ids.shape == (len(batch), maxlen)
+    for row, was_cut, text in zip(ids, cut, batch, strict=True):
+        single, single_cut = encode_window(text, VOCAB, maxlen)
+        assert row.tolist() == single.tolist()
+        assert was_cut == single_cut

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Sequence
 
 import anyio
@@ -13,7 +11,7 @@ from service import metrics
 from service.batching import DeadlineExceeded
 from service.dependencies import ReadyDep, Runtime
 from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge, ServiceError
-from service.inference import label_of, predict_texts, record_inputs
+from service.inference import batch_json, predict_texts, score_one
 from service.registry import ModelRegistry, SentimentModel
 from service.schemas import (
     BatchPredictRequest,
@@ -23,7 +21,6 @@ from service.schemas import (
     PredictResponse,
 )
 from service.settings import Settings
-from service.tokenizer import encode_window
 
 router = APIRouter(prefix="/predict", tags=["predict"])
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -58,7 +55,8 @@ async def predict(body: PredictRequest, request: Request) -> Response:
 
     Concurrent requests for the same model are scored together in one onnxruntime call.
     """
-    # The hot path: no dependency to resolve, and the response written directly as JSON bytes.
+    # No dependency to resolve, and the response written directly as JSON bytes; the common case
+    # does not even get here (service/fastpath.py).
     runtime: Runtime = request.app.state.runtime
     model = select_model(runtime.require_registry(), body.model)
     check_lengths([body.text], runtime.settings)
@@ -67,25 +65,14 @@ async def predict(body: PredictRequest, request: Request) -> Response:
         (prediction,) = predict_texts(model, [body.text], explain=True)
         response = PredictResponse(model=model.name, **prediction.model_dump())
         return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
-    start = time.perf_counter()
-    ids, truncated = encode_window(body.text, model.vocabulary, model.input_length)
-    tokenized = time.perf_counter()
-    record_inputs(model, [body.text], ids[None, :], [truncated])
     try:
-        score, timing = await runtime.batchers[model.name].score(ids)
+        content, timing = await score_one(runtime, model, body.text)
     except DeadlineExceeded:
         metrics.REJECTED.labels("deadline").inc()
         raise DeadlinePassed(
             "the request waited past its deadline and was dropped", headers={"Retry-After": "1"}
         ) from None
-    request.state.timing = {
-        "tokenize": tokenized - start,
-        "queue": timing.queue_s,
-        "inference": timing.inference_s,
-    }
-    content = json.dumps(
-        {"model": model.name, "label": label_of(score), "score": score}, separators=(",", ":")
-    )
+    request.state.timing = timing
     return Response(content, media_type="application/json")
 
 
@@ -95,9 +82,7 @@ async def predict(body: PredictRequest, request: Request) -> Response:
     response_model_exclude_none=True,
     responses=ERRORS,
 )
-async def predict_batch(
-    body: BatchPredictRequest, ready: ReadyDep, request: Request
-) -> BatchPredictResponse:
+async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Request) -> Response:
     """Score many reviews in one onnxruntime call; predictions come back in input order."""
     model = select_model(ready.registry, body.model)
     if len(body.texts) > ready.settings.max_batch_texts:
@@ -108,7 +93,12 @@ async def predict_batch(
     request.state.model = model.name
     # One batch at a time per worker, off the event loop: the loop stays free to parse requests
     # and shed load, and threads no longer fight each other (and the loop) for the GIL.
+    limiter = request.app.state.runtime.cpu
+    if not body.explain:
+        content = await anyio.to_thread.run_sync(batch_json, model, body.texts, limiter=limiter)
+        return Response(content, media_type="application/json")
     predictions = await anyio.to_thread.run_sync(
-        predict_texts, model, body.texts, body.explain, limiter=request.app.state.runtime.cpu
+        predict_texts, model, body.texts, True, limiter=limiter
     )
-    return BatchPredictResponse(model=model.name, predictions=predictions)
+    response = BatchPredictResponse(model=model.name, predictions=predictions)
+    return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
