@@ -91,7 +91,8 @@ class MicroBatcher:
         if not live:
             return
         try:
-            scores = self.model.score_ids(np.stack([item.ids for item in live]))
+            rows = live[0].ids[None, :] if len(live) == 1 else np.stack([i.ids for i in live])
+            scores = self.model.score_ids(rows)
         except Exception as e:  # every waiter gets the error, none hangs
             for item in live:
                 item.future.set_exception(e)

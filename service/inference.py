@@ -29,8 +29,12 @@ def record_inputs(
     truncated: Sequence[bool],
 ) -> None:
     """Input metrics: text lengths, the out-of-vocabulary share of each window, truncations."""
-    words = (ids >= OOV_ID).sum(axis=1).tolist()
-    unknown = (ids == OOV_ID).sum(axis=1).tolist()
+    if len(ids) == 1:  # one review: numpy's per-call overhead would cost more than the count
+        row = ids[0].tolist()
+        words, unknown = [sum(i >= OOV_ID for i in row)], [row.count(OOV_ID)]
+    else:
+        words = (ids >= OOV_ID).sum(axis=1).tolist()
+        unknown = (ids == OOV_ID).sum(axis=1).tolist()
     oov_rate = metrics.OOV_RATE.labels(model.name)
     for text, n_words, n_unknown in zip(texts, words, unknown, strict=True):
         metrics.INPUT_CHARS.observe(len(text))

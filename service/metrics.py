@@ -7,6 +7,7 @@ each worker then writes its samples there and `/metrics` adds them up across wor
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,9 +69,33 @@ REJECTED = Counter(
 )
 
 
+# `labels()` costs a lock and a few allocations on every call; the label sets are few and fixed
+# (routes, methods, statuses, models), so each child is looked up once and kept.
+@lru_cache(maxsize=4096)
+def requests_child(route: str, method: str, status: str, model: str) -> Counter:
+    return REQUESTS.labels(route, method, status, model)
+
+
+@lru_cache(maxsize=256)
+def latency_child(route: str) -> Histogram:
+    return LATENCY.labels(route)
+
+
+@lru_cache(maxsize=256)
+def model_children(model: str) -> tuple[Histogram, Histogram, Histogram, Counter]:
+    """(inference seconds, batch size, OOV rate, truncated inputs) of one model."""
+    return (
+        INFERENCE.labels(model),
+        BATCH_SIZE.labels(model),
+        OOV_RATE.labels(model),
+        TRUNCATED.labels(model),
+    )
+
+
 def observe_batch(model: str, size: int, seconds: float) -> None:
-    INFERENCE.labels(model).observe(seconds)
-    BATCH_SIZE.labels(model).observe(size)
+    inference, batch_size, _, _ = model_children(model)
+    inference.observe(seconds)
+    batch_size.observe(size)
 
 
 def render() -> tuple[bytes, str]:

@@ -5,9 +5,9 @@ the tokenize/queue/inference durations."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,7 +43,7 @@ class ObservabilityMiddleware:
             return
         start = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _VALID_ID.fullmatch(given) else os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         state = scope.setdefault("state", {})
         status = 500
@@ -69,10 +69,9 @@ class ObservabilityMiddleware:
             metrics.IN_FLIGHT.dec()
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.REQUESTS.labels(
-                route, scope["method"], str(status), state.get("model", "")
-            ).inc()
-            metrics.LATENCY.labels(route).observe(elapsed)
+            model = state.get("model", "")
+            metrics.requests_child(route, scope["method"], str(status), model).inc()
+            metrics.latency_child(route).observe(elapsed)
             access_log.info(
                 "%s %s %d %.2fms",
                 scope["method"],
