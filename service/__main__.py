@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from service.logs import configure_logging, logging_config
+from service.protocol import CoalescingHttpToolsProtocol
 from service.registry import ModelLoadError, load_registry
 from service.settings import Settings, get_settings
 
@@ -27,6 +28,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": logging_config(settings),
         "access_log": False,  # service.observability writes one line per request, with its id
         "timeout_graceful_shutdown": 30,
+        "http": CoalescingHttpToolsProtocol,  # a response leaves in one write: see its module
     }
 
 

@@ -6,10 +6,9 @@ Starts two replicas of the replayed image (the Dockerfile's CMD, as its USER) on
 deploy/nginx/nginx.conf with them as the upstream servers and a loopback listen address (nothing
 else changes), runs real nginx in the foreground with its pid file and temp folders under ROOT,
 sends a bounded load of POST /predict through it, and stops one replica halfway, twice:
-- SIGKILL (a crash): every request that failed before its response began must have been retried
-  on the other replica. A response whose header nginx had already forwarded cannot be retried by
-  any proxy; the replica writes the header and the body separately, so a kill between the two
-  cuts that one response. Those are counted apart, and each must match nginx's own log line.
+- SIGKILL (a crash): no request may fail; each one the dead replica did not answer is retried on
+  the other. (A response whose head nginx had already forwarded could not be retried by any proxy;
+  service/protocol.py makes a replica send each response in one write, so none is cut in two.)
 - SIGTERM (docker stop, a rolling update): no request may fail at all, and the replica exits 0.
 The figures go to stdout and to test-artifacts/scaleout.json.
 """
@@ -37,7 +36,7 @@ from common import (
 )
 from dockerfile import DockerfileError
 from image import Image, Replay
-from load import CUT, MODELS, Load
+from load import MODELS, Load
 
 REQUESTS = 4000
 CLIENTS = 4
@@ -125,20 +124,12 @@ def check_phase(f: dict[str, Any]) -> None:
     check(f["logged_by_nginx"] == REQUESTS, f"{name}: nginx proxied all {REQUESTS} requests")
     served = f["served_by_stopped_replica"], f["served_by_other_replica"]
     check(min(served) > 0, f"{name}: both replicas served ({served[0]} and {served[1]})")
-    retryable = sum(n for kind, n in failures.items() if kind != CUT)
-    what = f"{name}: no client request was refused, reset or answered in error"
-    check(retryable == 0, what, f["examples"])
     if name == "SIGKILL":
         check(f["stopped_replica_exit_code"] == -signal.SIGKILL, "SIGKILL: the replica died")
         retried = f["retried_on_other_replica"]
         check(retried > 0, f"SIGKILL: nginx sent {retried} requests on to the other replica")
-        cut, logged = failures.get(CUT, 0), f["nginx_cut_upstream_responses"]
-        check(
-            cut <= min(CLIENTS, logged),
-            f"SIGKILL: {cut} responses cut after their header ({logged} in nginx's log)",
-        )
-    else:
-        check(not failures, f"SIGTERM: 0 of {f['requests']} client requests failed")
+    check(not failures, f"{name}: 0 of {f['requests']} client requests failed", f["examples"])
+    if name == "SIGTERM":
         # uvicorn re-raises SIGTERM once it has shut down: -15, like a plain 0, is a clean exit.
         clean = f["stopped_replica_exit_code"] in (0, -signal.SIGTERM)
         graceful = f["stopped_replica_shut_down_gracefully"]
