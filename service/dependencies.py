@@ -74,5 +74,3 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ReadyDep = Annotated[Ready, Depends(get_ready)]
-# Content types are checked by service.limits before the body is read; kept for older imports.
-JsonReadyDep = ReadyDep

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.dependencies import JsonReadyDep
+from service.dependencies import ReadyDep
 from service.errors import InvalidInput
 from service.inference import label_of
 from service.routes.predict import ERRORS, check_lengths
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/compare", tags=["compare"])
     response_model=Comparison | ComparisonBatch,
     responses=ERRORS,
 )
-def compare(body: CompareRequest, ready: JsonReadyDep) -> Comparison | ComparisonBatch:
+def compare(body: CompareRequest, ready: ReadyDep) -> Comparison | ComparisonBatch:
     """Score `text` (one comparison) or `texts` (`comparisons`, in order) with every model,
     one batched call per model, and say whether the models agree on the label."""
     texts = [body.text] if body.text is not None else body.texts or []
