@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 DATA = Path(os.environ.get("IMDB_DATA", ROOT.parent / "shared" / "data" / "imdb"))
 CHAPTER_MODELS = ("ff", "rnn", "rnn2", "rnn3")
+SERVED_MODELS = tuple(
+    m["name"] for m in json.loads((MODELS / "manifest.json").read_text(encoding="utf-8"))["models"]
+)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
@@ -65,18 +64,6 @@ def test_predict_with_the_model_returns_its_score(client: TestClient) -> None:
     body = response.json()
     assert body["model"] == NAME
     assert body["label"] == ("positive" if body["score"] >= 0.5 else "negative")
-
-
-def test_served_scores_equal_keras_golden_scores(client: TestClient) -> None:
-    reviews = golden(NAME)
-    response = client.post(
-        "/predict/batch", json={"texts": [g["text"] for g in reviews], "model": NAME}
-    )
-    assert response.status_code == 200
-    served = np.array([p["score"] for p in response.json()["predictions"]])
-    keras = np.array([g["keras_score"] for g in reviews])
-    assert len(reviews) >= 20
-    assert np.max(np.abs(served - keras)) <= 1e-5
 
 
 def test_single_predictions_equal_onnxruntime_on_its_window(
