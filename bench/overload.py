@@ -81,6 +81,10 @@ def offered_at(url: str, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
+# Memory is flat when the last run leaves RSS within this fraction of the run before it.
+MAX_RSS_GROWTH = 0.10
+
+
 def overload(url: str, pid: int, seconds: float, factor: float = 3.0) -> dict[str, Any]:
     """Three identical runs at `factor` x capacity: answers and latency of each, and memory after
     each. The first runs raise the allocator's high-water mark; flat means the last run leaves
@@ -154,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     text = report(result)
     (args.out / "overload.md").write_text(text)
     print(text)
-    return 0 if all(run["unanswered"] == 0 for run in result["runs"]) else 1
+    answered = all(run["unanswered"] == 0 for run in result["runs"])
+    return 0 if answered and result["rss_growth_last_run"] < MAX_RSS_GROWTH else 1
 
 
 if __name__ == "__main__":

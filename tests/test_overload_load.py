@@ -1,5 +1,6 @@
-"""At 3x capacity every request gets an answer (200, 429 or 503), the p99 of the accepted ones
-stays bounded, and memory stays flat (bench/overload.py, on a real server, briefly)."""
+"""At 3x capacity every request gets an answer (200, 429 or 503) and the p99 of the accepted ones
+stays bounded (bench/overload.py, on a real server, briefly). Memory is judged by `make overload`
+and `make soak`, over enough requests: two 6-second runs cannot tell allocator noise from a leak."""
 
 from __future__ import annotations
 
@@ -23,4 +24,3 @@ def test_three_times_capacity_is_answered_with_bounded_latency_and_flat_memory()
         # Without shedding, the backlog of a 3x overload grows for the whole run: by its last
         # third a request waits longer than the run itself. Shedding keeps it to a small part.
         assert run["accepted_p99_ms_last_third"] < SECONDS * 1000 / 2
-    assert result["rss_growth_last_run"] < 0.10
