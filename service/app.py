@@ -17,7 +17,6 @@ from service.errors import add_error_handlers
 from service.fastpath import PredictFastPath
 from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
-from service.overload import LoadShedMiddleware
 from service.registry import check_golden, load_registry
 from service.routes import compare, health, models, page, predict, v2
 from service.routes import metrics as metrics_route
@@ -44,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.batch_max_delay_ms / 1000,
                 deadline,
                 observe=metrics.observe_batch,
+                on_start=runtime.batcher_admission.on_start,
             )
             for name, model in registry.models.items()
         }
@@ -68,7 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.fast_path:
         app.add_middleware(PredictFastPath, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight)
     if settings.api_key is not None:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
     if settings.cors_origins:

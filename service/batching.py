@@ -35,10 +35,14 @@ class _Pending:
     ids: npt.NDArray[np.int32]
     future: asyncio.Future[tuple[float, BatchTiming]]
     arrived: float
+    deadline_s: float | None
 
 
 BatchObserver = Callable[[str, int, float], None]
 """Called with (model name, batch size, inference seconds) after each onnxruntime call."""
+StartCheck = Callable[[float], Exception | None]
+"""Called with each request's queueing delay as its batch starts (admission control's signal);
+an exception returned fails that request instead of scoring it."""
 
 
 class MicroBatcher:
@@ -49,20 +53,26 @@ class MicroBatcher:
         max_delay_s: float = 0.0,
         deadline_s: float | None = None,
         observe: BatchObserver | None = None,
+        on_start: StartCheck | None = None,
     ) -> None:
         self.model = model
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
         self.deadline_s = deadline_s
         self.observe = observe
+        self.on_start = on_start
         self._pending: list[_Pending] = []
         self._scheduled = False
 
-    async def score(self, ids: npt.NDArray[np.int32]) -> tuple[float, BatchTiming]:
-        """The score of one row of ids, computed in a batch with whatever else is waiting."""
+    async def score(
+        self, ids: npt.NDArray[np.int32], deadline_s: float | None = None
+    ) -> tuple[float, BatchTiming]:
+        """The score of one row of ids, computed in a batch with whatever else is waiting; it is
+        dropped (DeadlineExceeded) if it waits longer than `deadline_s` (or the batcher's own)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[float, BatchTiming]] = loop.create_future()
-        self._pending.append(_Pending(ids, future, time.perf_counter()))
+        deadline = deadline_s if deadline_s is not None else self.deadline_s
+        self._pending.append(_Pending(ids, future, time.perf_counter(), deadline))
         if len(self._pending) >= self.max_batch:
             self._flush()
         elif not self._scheduled:
@@ -84,7 +94,12 @@ class MicroBatcher:
         for item in batch:
             if item.future.done():  # the client went away
                 continue
-            if self.deadline_s is not None and start - item.arrived > self.deadline_s:
+            waited = start - item.arrived
+            refused = self.on_start(waited) if self.on_start is not None else None
+            if refused is not None:
+                item.future.set_exception(refused)
+                continue
+            if item.deadline_s is not None and waited > item.deadline_s:
                 item.future.set_exception(DeadlineExceeded())
                 continue
             live.append(item)

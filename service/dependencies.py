@@ -12,6 +12,7 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
+from service.admission import AdmissionController
 from service.batching import MicroBatcher
 from service.errors import NotReady
 from service.registry import ModelRegistry
@@ -26,8 +27,27 @@ class Runtime:
     registry: ModelRegistry | None = None
     batchers: dict[str, MicroBatcher] = field(default_factory=dict)
     cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
-    """Heavy work (batches, comparisons) runs in a thread, one at a time per worker."""
+    """Heavy work (batches, comparisons, explanations, v2) runs in a thread, one at a time."""
     shutting_down: bool = False
+    explaining: int = 0
+    """Explain requests admitted and not yet answered (capped by `max_explain_in_flight`)."""
+    batcher_admission: AdmissionController = field(init=False)
+    """Admission for single reviews, queued in the micro-batchers on the event loop."""
+    cpu_admission: AdmissionController = field(init=False)
+    """Admission for everything queued on `cpu`."""
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.batcher_admission, self.cpu_admission = (
+            AdmissionController(
+                queue,
+                s.admission_target_ms / 1000,
+                s.admission_interval_ms / 1000,
+                s.max_in_flight,
+                enabled=s.admission_control,
+            )
+            for queue in ("batcher", "cpu")
+        )
 
     @property
     def ready(self) -> bool:

@@ -53,11 +53,15 @@ def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": type_, "message": message, **extra}}
 
 
+MAX_ERROR_DETAILS = 20
+"""Details listed in a 422; the message says how many there were in all."""
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     # The offending input is left out: it may be megabytes long, or a secret.
     return [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
+        for e in exc.errors()[:MAX_ERROR_DETAILS]
     ]
 
 
@@ -72,6 +76,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"]) or "body"
     message = f"{where}: {first['msg']}"
+    if len(exc.errors()) > 1:
+        message += f" (and {len(exc.errors()) - 1} more errors)"
     return JSONResponse(error_body("validation_error", message, details=details), 422)
 
 

@@ -4,7 +4,8 @@ Measured on one worker, FastAPI's routing, dependency solving and body handling 
 tokenizing and scoring a review. So this plain ASGI layer, just inside the others (limits, load
 shedding, API key, observability), parses the body with pydantic's Rust JSON parser and answers
 a valid, plain request itself, through the same `score_one` as the route. Anything else (explain,
-an invalid body, an unknown model, a text over the limit, not ready, a deadline set) goes on to
+an invalid body, an unknown model, a text over the limit, not ready, a deadline set, a refusal
+by admission control) goes on to
 the FastAPI route with the body replayed, so every error keeps exactly one implementation.
 """
 
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.dependencies import Runtime
+from service.errors import ServiceError
 from service.inference import score_one
 from service.schemas import PredictRequest
 
@@ -41,12 +43,16 @@ class PredictFastPath:
             return
         if disconnected:
             return
-        model = self._plain_request_model(body)
+        model = self._plain_request_model(body, scope["headers"])
         if model is None:
             await self.app(scope, _replay(body, receive), send)
             return
         request, chosen = model
-        content, timing = await score_one(self.runtime, chosen, request.text)
+        try:
+            content, timing = await score_one(self.runtime, chosen, request.text)
+        except ServiceError:  # refused (overload): the route answers it, in its one way
+            await self.app(scope, _replay(body, receive), send)
+            return
         state = scope.setdefault("state", {})
         state["model"], state["timing"] = chosen.name, timing
         scope["route"] = _ROUTE  # so the request metrics label it as the route would be
@@ -54,11 +60,15 @@ class PredictFastPath:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
-    def _plain_request_model(self, body: bytes) -> tuple[PredictRequest, Any] | None:
+    def _plain_request_model(
+        self, body: bytes, scope_headers: list[tuple[bytes, bytes]]
+    ) -> tuple[PredictRequest, Any] | None:
         """The request and its model, if this path may answer it; None to leave it to the route."""
         runtime = self.runtime
         registry = runtime.registry
         if registry is None or not registry.ready or runtime.settings.request_deadline_ms:
+            return None
+        if any(name == b"x-request-timeout" for name, _ in scope_headers):
             return None
         try:
             request = PredictRequest.model_validate_json(body)

@@ -1,17 +1,27 @@
-"""From texts to predictions with one model: the work behind the predict routes."""
+"""From texts to predictions with one model: the work behind every scoring path.
+
+One concurrency rule for all: a single review is scored on the event loop through its model's
+micro-batcher (`score_one`); anything heavier runs in a thread, one job at a time per worker
+(`run_cpu`). Both doors ask admission control first (service/admission.py), after the body has
+been read and parsed, so a slow client holds no place in any queue.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
 
+import anyio
 import numpy as np
 import numpy.typing as npt
 
 from service import metrics
+from service.admission import RETRY_AFTER
+from service.batching import DeadlineExceeded
 from service.dependencies import Runtime
+from service.errors import ServiceError
 from service.explain import explain_text
 from service.registry import SentimentModel
 from service.schemas import Prediction
@@ -44,19 +54,103 @@ def record_inputs(
         metrics.TRUNCATED.labels(model.name).inc(sum(truncated))
 
 
+class DeadlinePassed(ServiceError):
+    status_code = 503
+    type = "deadline_exceeded"
+
+    def __init__(self) -> None:
+        super().__init__("the request waited past its deadline and was dropped", RETRY_AFTER)
+
+
+class BadHeader(ServiceError):
+    status_code = 400
+    type = "invalid_header"
+
+
+def deadline_of(header: str | bytes | None, default_ms: float | None) -> float | None:
+    """The queueing deadline in seconds: the `X-Request-Timeout` header (milliseconds) if the
+    client sent one, bounded by the server's own `request_deadline_ms`; None for no deadline."""
+    if header is None:
+        return default_ms / 1000 if default_ms else None
+    try:
+        ms = float(header)
+    except ValueError:
+        ms = float("nan")
+    if not 0 < ms < float("inf"):
+        raise BadHeader("X-Request-Timeout must be a positive number of milliseconds")
+    return min(ms, default_ms) / 1000 if default_ms else ms / 1000
+
+
 async def score_one(
-    runtime: Runtime, model: SentimentModel, text: str
+    runtime: Runtime, model: SentimentModel, text: str, deadline_s: float | None = None
 ) -> tuple[bytes, dict[str, float]]:
     """One review through its model's micro-batcher: the JSON response body, and the durations
     of tokenizing, waiting for the batch and inference (for Server-Timing)."""
+    admission = runtime.batcher_admission
+    refusal = admission.refusal()
+    if refusal is not None:
+        raise refusal
     start = time.perf_counter()
     ids, truncated = encode_window(text, model.vocabulary, model.input_length)
     tokenized = time.perf_counter()
     record_inputs(model, [text], ids[None, :], [truncated])
-    score, batch = await runtime.batchers[model.name].score(ids)
+    admission.in_flight += 1
+    try:
+        score, batch = await runtime.batchers[model.name].score(ids, deadline_s)
+    except DeadlineExceeded:
+        metrics.REJECTED.labels("deadline").inc()
+        raise DeadlinePassed() from None
+    finally:
+        admission.in_flight -= 1
     body = {"model": model.name, "label": label_of(score), "score": score}
     timing = {"tokenize": tokenized - start, "queue": batch.queue_s, "inference": batch.inference_s}
     return json.dumps(body, separators=(",", ":")).encode(), timing
+
+
+T = TypeVar("T")
+
+
+async def run_cpu(
+    runtime: Runtime,
+    work: Callable[[], T],
+    *,
+    deadline_s: float | None = None,
+    is_gone: Callable[[], Awaitable[bool]] | None = None,
+) -> T:
+    """`work()` in a thread once it is this worker's turn (one job at a time), if admission
+    control lets it in; dropped unscored if its turn comes after `deadline_s`, or after its
+    client hung up (`is_gone`)."""
+    admission = runtime.cpu_admission
+    refusal = admission.refusal()
+    if refusal is not None:
+        raise refusal
+    admission.in_flight += 1
+    queued = time.perf_counter()
+    try:
+        async with runtime.cpu:
+            waited = time.perf_counter() - queued
+            dropped = admission.on_start(waited)
+            if dropped is not None:
+                raise dropped
+            if deadline_s is not None and waited > deadline_s:
+                metrics.REJECTED.labels("deadline").inc()
+                raise DeadlinePassed()
+            if is_gone is not None and await is_gone():
+                metrics.REJECTED.labels("client_gone").inc()
+                raise ClientGone()
+            return await anyio.to_thread.run_sync(work)
+    finally:
+        admission.in_flight -= 1
+
+
+class ClientGone(ServiceError):
+    """The client hung up while its request was queued: nothing is scored, nothing is sent."""
+
+    status_code = 499
+    type = "client_closed_request"
+
+    def __init__(self) -> None:
+        super().__init__("the client closed the connection before its turn")
 
 
 def score_texts(model: SentimentModel, texts: Sequence[str]) -> list[float]:

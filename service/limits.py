@@ -3,7 +3,14 @@
 - a body over the limit gets 413 at once from its Content-Length, or as soon as a streamed body
   passes the limit (Starlette's own limiter answers in plain text; this keeps the JSON shape);
 - a POST to a JSON route whose body is not declared `application/json` gets 415, where FastAPI
-  would otherwise hand the raw bytes to the body model and answer with a puzzling 422.
+  would otherwise hand the raw bytes to the body model and answer with a puzzling 422;
+- a JSON body with more separators than any valid request needs gets 413 as it streams in.
+  Parsing JSON holds the event loop (and the GIL) for as long as it takes: ten megabytes of
+  `1,1,1,...` take about half a second, ten megabytes of `"k1":1,...` a second, and no thread can
+  help. Every value past the first of an array or object needs a comma and every member a colon,
+  so counting them (a memchr-speed scan of each chunk) bounds the parse before it starts. The
+  bounds are far above what the largest valid request holds (1,000 texts; v2 `input_ids` of
+  1,000 x 400 ids), and separators inside strings only make the count cautious.
 """
 
 from __future__ import annotations
@@ -21,7 +28,19 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body larger than {limit} bytes")
 
 
+class TooManyJsonValues(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            413,
+            f"the JSON body has more than {MAX_JSON_COMMAS:,} values or {MAX_JSON_COLONS:,} "
+            "object members (counted by their commas and colons, strings included)",
+        )
+
+
 JSON_ROUTES = ("/predict", "/compare")
+SCANNED_ROUTES = ("/predict", "/compare", "/v2/")
+MAX_JSON_COMMAS = 500_000
+MAX_JSON_COLONS = 50_000
 
 
 def _is_json(content_type: bytes) -> bool:
@@ -54,16 +73,23 @@ class BodyLimitMiddleware:
             message = f"Content-Type must be application/json, not {shown!r}"
             await _refuse(send, 415, "unsupported_media_type", message)
             return
-        received = 0
+        received = commas = colons = 0
+        scan = scope["method"] == "POST" and scope["path"].startswith(SCANNED_ROUTES)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, commas, colons
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_body_bytes:
                     # An HTTPException, so the app's error handler answers it in the usual shape.
                     raise BodyTooLarge(self.max_body_bytes)
+                if scan:
+                    commas += chunk.count(b",")
+                    colons += chunk.count(b":")
+                    if commas > MAX_JSON_COMMAS or colons > MAX_JSON_COLONS:
+                        raise TooManyJsonValues()
             return message
 
         await self.app(scope, limited_receive, send)

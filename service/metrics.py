@@ -64,8 +64,23 @@ TRUNCATED = Counter(
 )
 REJECTED = Counter(
     "sentiment_rejected_total",
-    "Requests refused before any work: overload or expired deadline.",
+    "Work refused or dropped unscored, by reason: queue_delay (admission control shedding), "
+    "in_flight_cap (the memory guard), explain_busy, deadline, client_gone.",
     ["reason"],
+)
+QUEUE_DELAY = Histogram(
+    "sentiment_queue_delay_seconds",
+    "Time from a request being ready to score (body read and parsed) to its scoring starting, "
+    "by queue: batcher (single reviews, on the event loop) or cpu (everything else, a thread).",
+    ["queue"],
+    buckets=LATENCY_BUCKETS,
+)
+ADMISSION_SHEDDING = Gauge(
+    "sentiment_admission_shedding",
+    "1 while admission control refuses new work (a standing queue above target), else 0; "
+    "summed over workers, by queue.",
+    ["queue"],
+    multiprocess_mode="livesum",
 )
 
 

@@ -10,17 +10,45 @@ does) or `input_ids` (INT64, shape [N, input length]: ids as the tokenizer makes
 from __future__ import annotations
 
 import math
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from service.inference import label_of
 from service.registry import SentimentModel
+from service.schemas import few_fields
 from service.settings import Settings
 
-Parameters = dict[str, StrictStr | StrictInt | StrictFloat | StrictBool]
+
+def _unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (invalid Unicode)") from None
+    return text
+
+
+# Every list and map is capped in the schema, so that pydantic stops at the first item past the
+# cap instead of reporting every bad item of a huge body.
+Parameters = Annotated[
+    dict[str, StrictStr | StrictInt | StrictFloat | StrictBool],
+    BeforeValidator(partial(few_fields, most=64)),
+]
+RequestId = Annotated[StrictStr, Field(max_length=256), AfterValidator(_unicode)]
 OUTPUTS = ("score", "label")
 
 
@@ -59,6 +87,8 @@ class ModelMetadata(BaseModel):
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    _few_fields = model_validator(mode="before")(few_fields)
+
 
 class RequestInput(_Strict):
     name: StrictStr
@@ -74,10 +104,10 @@ class RequestOutput(_Strict):
 
 
 class InferenceRequest(_Strict):
-    id: StrictStr | None = None
+    id: RequestId | None = None
     parameters: Parameters | None = None
-    inputs: list[RequestInput]
-    outputs: list[RequestOutput] | None = None
+    inputs: list[RequestInput] = Field(max_length=16)
+    outputs: list[RequestOutput] | None = Field(None, max_length=16)
 
 
 class ResponseOutput(BaseModel):
@@ -154,6 +184,10 @@ def _texts(tensor: RequestInput, settings: Settings) -> list[str]:
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             raise V2Error(f"text[{i}] must be a non-blank string")
+        try:
+            _unicode(text)
+        except ValueError as e:
+            raise V2Error(f"text[{i}] {e}") from None
         if len(text) > settings.max_text_chars:
             raise V2Error(f"text[{i}] is longer than {settings.max_text_chars} characters")
     return texts

@@ -14,6 +14,10 @@ from pydantic import (
     model_validator,
 )
 
+MAX_BATCH_TEXTS = 1_000
+"""The schema's cap on `texts`: pydantic refuses a longer list before validating any item, so a
+body of a million bad items costs one error, not a million (settings can only lower it)."""
+
 
 def _valid_text(text: str) -> str:
     if not text.strip():
@@ -37,8 +41,18 @@ Explain = Annotated[
 ]
 
 
+def few_fields(data: object, most: int = 16) -> object:
+    """Refuse an object with more members than any valid request has, before pydantic reports
+    each unknown one (a body of a million keys would make a million errors)."""
+    if isinstance(data, dict) and len(data) > most:
+        raise ValueError(f"an object with {len(data)} members; at most {most} are accepted")
+    return data
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    _few_fields = model_validator(mode="before")(few_fields)
 
 
 class PredictRequest(_Request):
@@ -48,7 +62,9 @@ class PredictRequest(_Request):
 
 
 class BatchPredictRequest(_Request):
-    texts: list[ReviewText] = Field(min_length=1, description="Raw review texts, scored in order.")
+    texts: list[ReviewText] = Field(
+        min_length=1, max_length=MAX_BATCH_TEXTS, description="Raw review texts, scored in order."
+    )
     model: ModelName = None
     explain: Explain = False
 
@@ -131,7 +147,10 @@ class ErrorResponse(BaseModel):
 class CompareRequest(_Request):
     text: ReviewText | None = Field(None, description="One raw review text.")
     texts: list[ReviewText] | None = Field(
-        None, min_length=1, description="Raw review texts, compared in order."
+        None,
+        min_length=1,
+        max_length=MAX_BATCH_TEXTS,
+        description="Raw review texts, compared in order.",
     )
 
     @model_validator(mode="after")

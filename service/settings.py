@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.schemas import MAX_BATCH_TEXTS
+
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
@@ -23,8 +25,9 @@ class Settings(BaseSettings):
     """Model used when a request names none."""
     max_text_chars: int = Field(100_000, gt=0)
     """Longest accepted review, in characters (longer: 413)."""
-    max_batch_texts: int = Field(1_000, gt=0)
-    """Most texts in one batch request (more: 422)."""
+    max_batch_texts: int = Field(1_000, gt=0, le=MAX_BATCH_TEXTS)
+    """Most texts in one batch request (more: 422); at most the schema's own cap (1,000), which
+    stops validation of a longer list at its first item."""
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     """Largest accepted request body; refused with 413 before it is read in full."""
     ort_threads: int = Field(1, gt=0)
@@ -37,10 +40,31 @@ class Settings(BaseSettings):
     """How long a request may wait for others to join its batch; 0: only those already there."""
     fast_path: bool = True
     """Answer plain POST /predict requests below FastAPI's routing (service/fastpath.py)."""
-    max_in_flight: int = Field(32, gt=0)
-    """Scoring requests one worker serves at once; past it, 503 with Retry-After at once."""
+    admission_control: bool = True
+    """Refuse work (503 with Retry-After) while a standing queue waits past the target
+    (service/admission.py); off: every request is queued, however long the wait."""
+    admission_target_ms: float = Field(100.0, gt=0)
+    """Queueing delay a request may see before it starts being scored, under a standing queue."""
+    admission_interval_ms: float = Field(100.0, gt=0)
+    """How long every request must wait past the target before refusals start (a burst that
+    drains sooner is admitted whole)."""
+    max_in_flight: int = Field(1024, gt=0)
+    """Memory guard only, far above normal load: past this many admitted requests per worker
+    and queue, 503 at once. Admission by queueing delay acts long before it."""
     request_deadline_ms: float | None = Field(None, gt=0)
-    """Drop (503) a queued request not yet scored after this long; unset: no deadline."""
+    """Drop (503) a queued request not yet scored after this long; unset: no deadline. A client
+    can ask for a shorter one with the `X-Request-Timeout` header (milliseconds)."""
+    max_explain_texts: int = Field(32, gt=0)
+    """Most texts in one request with `explain` (each costs one scoring per word; more: 422)."""
+    max_explain_in_flight: int = Field(2, gt=0)
+    """Explain requests one worker admits at once; past it, 503 with Retry-After at once."""
+    header_timeout_s: float = Field(10.0, gt=0)
+    """Close a connection whose request line and headers have not all arrived after this long."""
+    body_timeout_s: float = Field(30.0, gt=0)
+    """Answer 408 and close when a request's body has not all arrived this long after its
+    headers (slow clients cannot hold a worker's connections forever)."""
+    max_header_bytes: int = Field(64 * 1024, gt=0)
+    """Largest request line plus headers; larger: 431 and the connection is closed."""
     drain_seconds: float = Field(0.0, ge=0)
     """On SIGTERM, answer /health/ready with 503 for this long before closing the listener,
     so a load balancer stops sending new requests first."""

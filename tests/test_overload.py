@@ -1,4 +1,5 @@
-"""Load shedding and deadlines: past capacity, requests are refused at once with Retry-After."""
+"""Micro-batching, the in-flight memory guard and deadlines (the server's own, and a client's
+X-Request-Timeout): work that cannot be answered in time is refused at once with Retry-After."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_expired_requests_are_dropped_not_scored(rnn2) -> None:  # type: ignore[
         asyncio.run(run())
 
 
-def test_past_max_in_flight_requests_get_503_with_retry_after() -> None:
+def test_past_the_in_flight_memory_guard_requests_get_503_with_retry_after() -> None:
     settings = Settings(models_dir=MODELS, max_in_flight=2, batch_max_delay_ms=200)
     app = create_app(settings)
 
@@ -91,3 +92,41 @@ def test_deadline_turns_into_503() -> None:
     response = asyncio.run(run())
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "deadline_exceeded"
+
+
+def post_with_app(
+    settings: Settings, path: str, body: object, headers: dict[str, str]
+) -> httpx.Response:
+    app = create_app(settings)
+
+    async def run() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.post(path, json=body, headers=headers)
+
+    return asyncio.run(run())
+
+
+def test_a_clients_x_request_timeout_is_a_deadline_on_the_single_path() -> None:
+    settings = Settings(models_dir=MODELS, batch_max_delay_ms=100)
+    response = post_with_app(settings, "/predict", {"text": "slow"}, {"X-Request-Timeout": "10"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["type"] == "deadline_exceeded"
+
+
+def test_a_generous_x_request_timeout_lets_the_request_through() -> None:
+    settings = Settings(models_dir=MODELS)
+    body = {"texts": ["good", "bad"]}
+    response = post_with_app(settings, "/predict/batch", body, {"X-Request-Timeout": "5000"})
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 2
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf"])
+def test_an_invalid_x_request_timeout_is_a_400(value: str) -> None:
+    settings = Settings(models_dir=MODELS)
+    response = post_with_app(settings, "/predict", {"text": "fine"}, {"X-Request-Timeout": value})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_header"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Sequence
 
-from service.dependencies import ReadyDep
+from fastapi import APIRouter, Request
+
+from service.dependencies import ReadyDep, Runtime
 from service.errors import InvalidInput
-from service.inference import label_of
+from service.inference import deadline_of, label_of, run_cpu
+from service.registry import SentimentModel
 from service.routes.predict import ERRORS, check_lengths
 from service.schemas import CompareRequest, Comparison, ComparisonBatch, ModelScore
 
@@ -18,7 +21,9 @@ router = APIRouter(prefix="/compare", tags=["compare"])
     response_model=Comparison | ComparisonBatch,
     responses=ERRORS,
 )
-def compare(body: CompareRequest, ready: ReadyDep) -> Comparison | ComparisonBatch:
+async def compare(
+    body: CompareRequest, ready: ReadyDep, request: Request
+) -> Comparison | ComparisonBatch:
     """Score `text` (one comparison) or `texts` (`comparisons`, in order) with every model,
     one batched call per model, and say whether the models agree on the label."""
     texts = [body.text] if body.text is not None else body.texts or []
@@ -26,7 +31,15 @@ def compare(body: CompareRequest, ready: ReadyDep) -> Comparison | ComparisonBat
         raise InvalidInput(f"{len(texts)} texts; the limit is {ready.settings.max_batch_texts}")
     check_lengths(texts, ready.settings)
     models = list(ready.registry.models.values())
-    scores = [model.score_texts(texts).tolist() for model in models]
+    runtime: Runtime = request.app.state.runtime
+    scores = await run_cpu(
+        runtime,
+        lambda: _score_all(models, texts),
+        deadline_s=deadline_of(
+            request.headers.get("x-request-timeout"), ready.settings.request_deadline_ms
+        ),
+        is_gone=request.is_disconnected,
+    )
     comparisons = []
     for i in range(len(texts)):
         predictions = [
@@ -36,3 +49,7 @@ def compare(body: CompareRequest, ready: ReadyDep) -> Comparison | ComparisonBat
         agree = len({p.label for p in predictions}) == 1
         comparisons.append(Comparison(agree=agree, predictions=predictions))
     return comparisons[0] if body.text is not None else ComparisonBatch(comparisons=comparisons)
+
+
+def _score_all(models: Sequence[SentimentModel], texts: Sequence[str]) -> list[list[float]]:
+    return [list(model.score_texts(texts).tolist()) for model in models]

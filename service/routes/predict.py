@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
-import anyio
 from fastapi import APIRouter, Request, Response
 
 from service import metrics
-from service.batching import DeadlineExceeded
 from service.dependencies import ReadyDep, Runtime
 from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge, ServiceError
-from service.inference import batch_json, predict_texts, score_one
+from service.inference import batch_json, deadline_of, predict_texts, run_cpu, score_one
 from service.registry import ModelRegistry, SentimentModel
 from service.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     ErrorResponse,
+    Prediction,
     PredictRequest,
     PredictResponse,
 )
@@ -24,13 +24,13 @@ from service.settings import Settings
 
 router = APIRouter(prefix="/predict", tags=["predict"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 408, 413, 415, 422, 503)
 }
 
 
-class DeadlinePassed(ServiceError):
+class ExplainBusy(ServiceError):
     status_code = 503
-    type = "deadline_exceeded"
+    type = "overloaded"
 
 
 def select_model(registry: ModelRegistry, name: str | None) -> SentimentModel:
@@ -49,6 +49,37 @@ def check_lengths(texts: Sequence[str], settings: Settings) -> None:
             )
 
 
+async def explain(
+    runtime: Runtime, request: Request, model: SentimentModel, texts: Sequence[str]
+) -> list[Prediction]:
+    """Explanations are priced as what they are: one scoring per word of each text, so few texts
+    per request, few requests at once, and in a thread like any heavy work."""
+    settings = runtime.settings
+    if len(texts) > settings.max_explain_texts:
+        raise InvalidInput(
+            f"explain takes at most {settings.max_explain_texts} texts per request, "
+            f"not {len(texts)}; send the rest without explain or in further requests"
+        )
+    if runtime.explaining >= settings.max_explain_in_flight:
+        metrics.REJECTED.labels("explain_busy").inc()
+        raise ExplainBusy(
+            f"server busy: {runtime.explaining} explain requests already running; retry later",
+            headers={"Retry-After": "1"},
+        )
+    runtime.explaining += 1
+    try:
+        return await run_cpu(
+            runtime,
+            partial(predict_texts, model, texts, True),
+            deadline_s=deadline_of(
+                request.headers.get("x-request-timeout"), settings.request_deadline_ms
+            ),
+            is_gone=request.is_disconnected,
+        )
+    finally:
+        runtime.explaining -= 1
+
+
 @router.post("", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS)
 async def predict(body: PredictRequest, request: Request) -> Response:
     """Score one review: the probability that it is positive, from the selected model.
@@ -62,16 +93,13 @@ async def predict(body: PredictRequest, request: Request) -> Response:
     check_lengths([body.text], runtime.settings)
     request.state.model = model.name
     if body.explain:
-        (prediction,) = predict_texts(model, [body.text], explain=True)
+        (prediction,) = await explain(runtime, request, model, [body.text])
         response = PredictResponse(model=model.name, **prediction.model_dump())
         return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
-    try:
-        content, timing = await score_one(runtime, model, body.text)
-    except DeadlineExceeded:
-        metrics.REJECTED.labels("deadline").inc()
-        raise DeadlinePassed(
-            "the request waited past its deadline and was dropped", headers={"Retry-After": "1"}
-        ) from None
+    deadline = deadline_of(
+        request.headers.get("x-request-timeout"), runtime.settings.request_deadline_ms
+    )
+    content, timing = await score_one(runtime, model, body.text, deadline)
     request.state.timing = timing
     return Response(content, media_type="application/json")
 
@@ -91,14 +119,19 @@ async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Req
         )
     check_lengths(body.texts, ready.settings)
     request.state.model = model.name
-    # One batch at a time per worker, off the event loop: the loop stays free to parse requests
-    # and shed load, and threads no longer fight each other (and the loop) for the GIL.
-    limiter = request.app.state.runtime.cpu
-    if not body.explain:
-        content = await anyio.to_thread.run_sync(batch_json, model, body.texts, limiter=limiter)
-        return Response(content, media_type="application/json")
-    predictions = await anyio.to_thread.run_sync(
-        predict_texts, model, body.texts, True, limiter=limiter
+    runtime: Runtime = request.app.state.runtime
+    if body.explain:
+        predictions = await explain(runtime, request, model, body.texts)
+        response = BatchPredictResponse(model=model.name, predictions=predictions)
+        return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
+    # Off the event loop, one job at a time per worker: the loop stays free to parse requests
+    # and refuse work, and threads no longer fight each other (and the loop) for the GIL.
+    content = await run_cpu(
+        runtime,
+        partial(batch_json, model, body.texts),
+        deadline_s=deadline_of(
+            request.headers.get("x-request-timeout"), ready.settings.request_deadline_ms
+        ),
+        is_gone=request.is_disconnected,
     )
-    response = BatchPredictResponse(model=model.name, predictions=predictions)
-    return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
+    return Response(content, media_type="application/json")

@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from service.dependencies import RegistryDep, RuntimeDep, SettingsDep
+from service.dependencies import RegistryDep, Runtime, RuntimeDep
 from service.errors import ServiceError
+from service.inference import deadline_of, run_cpu
 from service.oip import (
     InferenceRequest,
     InferenceResponse,
@@ -33,8 +34,8 @@ from service.registry import ModelRegistry, SentimentModel
 BINARY_HEADER = "inference-header-content-length"
 
 
-def _error(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code)
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code, headers=headers)
 
 
 def _describe(exc: RequestValidationError) -> str:
@@ -71,7 +72,8 @@ class V2Route(APIRoute):
             except RequestValidationError as e:
                 return _error(400, _describe(e))
             except ServiceError as e:  # not ready (503); an invalid input would be 422: 400 here
-                return _error(400 if e.status_code == 422 else e.status_code, e.message)
+                status = 400 if e.status_code == 422 else e.status_code
+                return _error(status, e.message, e.headers)
             except HTTPException as e:  # an unreadable or oversized body
                 return _error(e.status_code, str(e.detail))
 
@@ -125,13 +127,22 @@ async def model_ready(name: str, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/models/{name}/infer", response_model=InferenceResponse, responses=ERRORS)
-def infer(
-    name: str, body: InferenceRequest, registry: RegistryDep, settings: SettingsDep
+async def infer(
+    name: str, body: InferenceRequest, registry: RegistryDep, request: Request
 ) -> InferenceResponse:
     """Score a batch: input `text` (BYTES, [N]) or `input_ids` (INT64, [N, input length]);
     outputs `score` (FP32, [N], the probability of a positive review) and `label` (BYTES, [N])."""
     model = _model(registry, name)
-    scores = model.score_ids(decode_input(body, model, settings)).tolist()
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    scores: list[float] = await run_cpu(
+        runtime,
+        lambda: model.score_ids(decode_input(body, model, settings)).tolist(),
+        deadline_s=deadline_of(
+            request.headers.get("x-request-timeout"), settings.request_deadline_ms
+        ),
+        is_gone=request.is_disconnected,
+    )
     return InferenceResponse(
         model_name=model.name,
         id=body.id if body.id is not None else uuid.uuid4().hex,

@@ -1,0 +1,106 @@
+"""Admission control's decisions on synthetic queueing delays (service/admission.py), with a
+clock the test moves by hand: a burst is admitted, a standing queue is shed, and work is admitted
+again once the queue drains."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.admission import AdmissionController, Overloaded
+
+TARGET, INTERVAL = 0.1, 0.1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def controller(
+    clock: Clock, enabled: bool = True, max_in_flight: int = 1000
+) -> AdmissionController:
+    return AdmissionController("test", TARGET, INTERVAL, max_in_flight, enabled, clock=clock)
+
+
+def feed(admission: AdmissionController, clock: Clock, delays: list[float], step: float) -> None:
+    """Work starting every `step` seconds, each having waited the given delay."""
+    for delay in delays:
+        clock.now += step
+        admission.on_start(delay)
+
+
+def test_a_burst_shorter_than_the_interval_is_admitted(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3, 0.25, 0.2, 0.15], step=0.02)  # 80 ms above target, then drained
+    feed(admission, clock, [0.01], step=0.02)
+    assert admission.refusal() is None
+    assert admission.state == "open"
+
+
+def test_a_standing_queue_is_shed_with_retry_after(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.2] * 10, step=0.02)  # 200 ms, every request above target
+    refusal = admission.refusal()
+    assert isinstance(refusal, Overloaded)
+    assert refusal.status_code == 503
+    assert refusal.headers == {"Retry-After": "1"}
+    assert "100 ms" in refusal.message
+    assert admission.state == "shedding"
+
+
+def test_one_request_under_target_within_the_interval_means_no_standing_queue(
+    clock: Clock,
+) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.2, 0.2, 0.2, 0.05, 0.2, 0.2, 0.2], step=0.03)
+    assert admission.refusal() is None
+
+
+def test_while_shedding_queued_work_past_the_target_is_dropped_and_fresh_work_runs(
+    clock: Clock,
+) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 10, step=0.02)
+    clock.now += 0.01
+    assert isinstance(admission.on_start(0.4), Overloaded)
+    clock.now += 0.01
+    assert admission.on_start(0.05) is None  # within the target: served, and the queue is short
+
+
+def test_work_is_admitted_again_once_the_queue_drains(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 10, step=0.02)
+    assert admission.refusal() is not None
+    feed(admission, clock, [0.02], step=0.02)
+    assert admission.refusal() is None
+    assert admission.state == "open"
+
+
+def test_old_evidence_expires_when_nothing_starts_for_an_interval(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 10, step=0.02)
+    clock.now += 2 * INTERVAL
+    assert admission.refusal() is None
+
+
+def test_disabled_admission_never_sheds_by_delay(clock: Clock) -> None:
+    admission = controller(clock, enabled=False)
+    feed(admission, clock, [5.0] * 100, step=0.02)
+    assert admission.refusal() is None
+    assert admission.on_start(5.0) is None
+
+
+def test_the_in_flight_cap_is_a_hard_memory_guard(clock: Clock) -> None:
+    admission = controller(clock, enabled=False, max_in_flight=2)
+    admission.in_flight = 2
+    refusal = admission.refusal()
+    assert isinstance(refusal, Overloaded)
+    assert "2 requests already admitted" in refusal.message
