@@ -1,18 +1,34 @@
-"""uvicorn's HTTP protocol, with each response leaving in one write.
+"""uvicorn's HTTP protocol, with each response leaving in one write, and deadlines for slow
+clients.
 
 uvicorn writes a response's head and its body with two `transport.write` calls. A worker killed
 (SIGKILL, OOM) between the two leaves the proxy in front holding a head with no body: nginx has
 already passed the head on and can no longer retry on another replica, so the client sees a cut
 response. Writes made in one event-loop turn (a head and a small body always are) are joined
 here and sent at the end of the turn, so a response is either sent whole or not at all.
+
+uvicorn also never times out a request that is arriving: a connection that sends nothing, half a
+request line or headers at one byte a second is held forever, and so is a body dribbled in
+(uvicorn's keep-alive timeout only runs between requests). Here the request line and headers must
+all arrive within `header_timeout_s` and stay under `max_header_bytes` (else 431), and the body
+within `body_timeout_s` of its headers (else 408); then the connection is closed. Timers are
+armed only when a read leaves a request incomplete, so the usual request, read whole at once,
+costs none.
+
+This subclasses uvicorn's httptools protocol, which is not a public API: the uvicorn range is
+pinned in pyproject.toml, and tests/test_slow_clients.py checks it on real sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from service.errors import error_body
+from service.settings import get_settings
 
 
 class CoalescingTransport:
@@ -43,7 +59,104 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+LINGER_S = 2.0
+
+
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = get_settings()
+        self._header_timeout = settings.header_timeout_s
+        self._body_timeout = settings.body_timeout_s
+        self._max_head = settings.max_header_bytes
+        self._in_head = False  # between on_message_begin and on_headers_complete
+        self._in_body = False  # between on_headers_complete and on_message_complete
+        self._head_bytes = 0
+        self._deadline: asyncio.TimerHandle | None = None
+        self._lingering = False
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(wrapped)  # type: ignore[arg-type]
+        # A connection that never sends a byte is closed too.
+        self._arm(self._header_timeout, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # refused: read and drop what the client is still sending, then close
+        idle = not self._in_head and not self._in_body
+        if idle or self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            if self._head_bytes > self._max_head:
+                self._refuse(431, f"request line and headers over {self._max_head} bytes")
+            elif self._deadline is None:
+                self._arm(self._header_timeout, self._head_timed_out)
+        elif self._in_body and self._deadline is None:
+            self._arm(self._body_timeout, self._body_timed_out)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._in_body, self._head_bytes = False, True, 0
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._disarm()
+        super().on_message_complete()
+
+    def _arm(self, seconds: float, callback: Any) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, callback)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _head_timed_out(self) -> None:
+        self._deadline = None
+        if self._in_head or self._head_bytes:
+            self._refuse(408, "the request line and headers took too long to arrive")
+        elif not self.transport.is_closing():
+            self.transport.close()  # nothing was sent: nobody to answer
+
+    def _body_timed_out(self) -> None:
+        self._deadline = None
+        if self.cycle is not None and not self.cycle.response_started:
+            self.cycle.disconnected = True  # the app's receive() now says the client is gone
+            self.cycle.message_event.set()
+            self._refuse(408, "the request body took too long to arrive")
+        elif not self.transport.is_closing():
+            self.transport.close()
+
+    def _refuse(self, status: int, message: str) -> None:
+        kind, reason = {
+            408: ("request_timeout", b"Request Timeout"),
+            431: ("headers_too_large", b"Request Header Fields Too Large"),
+        }[status]
+        body = json.dumps(error_body(kind, message)).encode()
+        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n" % (status, reason)
+        self.transport.write(
+            head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body
+        )
+        # Closing with unread bytes from the client would reset the connection, and the client
+        # could lose the answer before reading it: half-close, drop what still comes, then close
+        # (nginx's lingering close).
+        self._in_head = self._in_body = False
+        self._lingering = True
+        self.transport.flush()  # type: ignore[attr-defined]
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm(LINGER_S, self.transport.close)
