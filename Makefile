@@ -98,8 +98,11 @@ soak: $(VENV)/.dev ## 100,000 mixed requests: 0 errors, memory growth < 10%; wri
 	$(BIN)/python -m bench.soak
 
 .PHONY: overload
-overload: $(VENV)/.dev ## 3x capacity: every request answered, accepted p99 bounded; bench/overload.{md,json}
+overload: $(VENV)/.dev ## Admission control: open loop at 1-5x capacity, closed loop at 16-1024 connections, hostile bodies; bench/{overload,admission,hostile}.md
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.admission
+	$(BIN)/python -m bench.hostile
 
 .PHONY: audit
 audit: $(VENV)/.dev ## pip-audit on requirements/serve.lock; says how many packages it could not reach

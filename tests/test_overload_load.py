@@ -15,7 +15,7 @@ SECONDS = 6.0
 
 def test_three_times_capacity_is_answered_with_bounded_latency_and_flat_memory() -> None:
     with server("service") as (url, _, pid):
-        result = overload(url, pid, SECONDS)
+        result = overload(url, pid, SECONDS, factors=(3,))
     for run in result["runs"]:
         assert run["unanswered"] == 0
         assert run["other_statuses"] == 0
