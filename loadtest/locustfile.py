@@ -10,7 +10,7 @@ import random
 
 from locust import FastHttpUser, constant, task
 
-from loadtest.mix import CHAPTER_MODELS, next_call
+from loadtest.mix import CHAPTER_MODELS, REFUSED, is_refusal, next_call
 
 
 class ReviewUser(FastHttpUser):
@@ -34,5 +34,8 @@ class ReviewUser(FastHttpUser):
         ) as response:
             if response.status_code == call.expected_status:
                 response.success()
+            elif is_refusal(response.status_code, response.headers):
+                # Counted apart from errors: the server said no, in time, and when to retry.
+                response.failure(REFUSED)
             else:
                 response.failure(f"status {response.status_code}, expected {call.expected_status}")

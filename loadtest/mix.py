@@ -22,6 +22,14 @@ BAD_INPUTS: list[tuple[dict[str, Any], int]] = [
 ]
 
 
+REFUSED = "refused: 503 with Retry-After (overload or deadline)"
+
+
+def is_refusal(status: int | None, headers: Any) -> bool:
+    """A refusal, not an error: 503 or 429 with Retry-After, the server's way of saying "later"."""
+    return status in (429, 503) and "retry-after" in {k.lower() for k in headers}
+
+
 @dataclass(frozen=True)
 class Call:
     kind: str

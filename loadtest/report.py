@@ -19,11 +19,11 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['url']}, {load}, {result['duration_s']} s.",
         "",
-        "| requests | requests/s | p50 ms | p95 ms | p99 ms | failures | expected 4xx |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| requests | requests/s | p50 ms | p95 ms | p99 ms | failures | refused | expected 4xx |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {result['requests']} | {result['rps']:.1f} | {result['p50_ms']:.1f} | "
         f"{result['p95_ms']:.1f} | {result['p99_ms']:.1f} | {result['failures']} | "
-        f"{result['expected_4xx']} |",
+        f"{result['refused']} | {result['expected_4xx']} |",
         "",
         "| kind | requests | failures | p50 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -35,8 +35,9 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Failures are unexpected answers; bad inputs answered with their expected 4xx "
-        "are counted apart, as successes.",
+        "Failures are unexpected answers (errors, no answer); refusals (503 or 429 with "
+        "Retry-After: the server's overload protection) are counted apart, and so are bad "
+        "inputs answered with their expected 4xx, as successes.",
         "",
     ]
     return "\n".join(lines)

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from loadtest.mix import CHAPTER_MODELS, Call, next_call
+from loadtest.mix import CHAPTER_MODELS, REFUSED, Call, is_refusal, next_call
 from loadtest.report import write_report
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +71,8 @@ def run_closed(url: str, users: int, duration_s: int, out: Path) -> dict[str, An
         for name, r in rows.items()
         if name != "Aggregated"
     }
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        refused = sum(int(r["Occurrences"]) for r in csv.DictReader(f) if REFUSED in r["Error"])
     with open(f"{prefix}_stats_history.csv", newline="") as f:
         history = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated" and r["50%"] != "N/A"]
     start = float(history[0]["Timestamp"]) if history else 0.0
@@ -90,7 +92,8 @@ def run_closed(url: str, users: int, duration_s: int, out: Path) -> dict[str, An
         "users": users,
         "duration_s": duration_s,
         "requests": int(total["Request Count"]),
-        "failures": int(total["Failure Count"]),
+        "failures": int(total["Failure Count"]) - refused,
+        "refused": refused,
         "expected_4xx": by_kind.get("bad input (expected 4xx)", {}).get("requests", 0),
         "rps": float(total["Requests/s"]),
         "p50_ms": float(total["50%"]),
@@ -111,6 +114,8 @@ class Sent:
     status: int | None
     """The HTTP status, or None when no answer came (connection error, timeout)."""
     expected: int
+    refused: bool = False
+    """503 or 429 with Retry-After: the server refused in time, counted apart from errors."""
 
 
 async def send_open_loop(url: str, calls: list[Call], rate: float) -> list[Sent]:
@@ -128,15 +133,17 @@ async def send_open_loop(url: str, calls: list[Call], rate: float) -> list[Sent]
             due = start + i / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             status: int | None = None
+            refused = False
             try:
                 async with session.post(calls[i].path, data=bodies[i], headers=headers) as response:
                     await response.read()
                     status = response.status
+                    refused = is_refusal(status, response.headers)
             except (aiohttp.ClientError, TimeoutError):
                 pass
             latency = time.perf_counter() - due
             results.append(
-                Sent(due - start, latency, calls[i].kind, status, calls[i].expected_status)
+                Sent(due - start, latency, calls[i].kind, status, calls[i].expected_status, refused)
             )
 
         await asyncio.gather(*(one(i) for i in range(len(calls))))
@@ -155,7 +162,8 @@ def run_open(url: str, rate: float, duration_s: int) -> dict[str, Any]:
     results = asyncio.run(send_open_loop(url, calls, rate))
     due = np.array([r.due for r in results])
     latency_ms = np.array([r.latency for r in results]) * 1000
-    ok = np.array([r.status == r.expected for r in results])
+    refused = np.array([r.refused for r in results])
+    ok = np.array([r.status == r.expected for r in results]) | refused
     kinds = sorted({r.kind for r in results})
     by_kind = {}
     for kind in kinds:
@@ -188,6 +196,7 @@ def run_open(url: str, rate: float, duration_s: int) -> dict[str, Any]:
         "duration_s": duration_s,
         "requests": len(results),
         "failures": int((~ok).sum()),
+        "refused": int(refused.sum()),
         "expected_4xx": by_kind.get("bad input (expected 4xx)", {}).get("requests", 0),
         "rps": len(results) / span,
         "p50_ms": float(np.percentile(latency_ms, 50)),

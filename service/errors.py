@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,22 @@ def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
 
 MAX_ERROR_DETAILS = 20
 """Details listed in a 422; the message says how many there were in all."""
+
+
+async def send_error(
+    send: Send, status: int, type_: str, message: str, close: bool = False
+) -> None:
+    """The error shape, answered by a plain ASGI layer (one that runs outside FastAPI's
+    handlers); `close` asks the server to close the connection after it."""
+    body = json.dumps(error_body(type_, message)).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

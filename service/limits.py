@@ -17,12 +17,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_body
+from service.errors import send_error
 
 
 class BodyTooLarge(HTTPException):
@@ -72,7 +70,7 @@ class BodyLimitMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             message = f"request body larger than {limit} bytes"
-            await _refuse(send, 413, "payload_too_large", message)
+            await send_error(send, 413, "payload_too_large", message, close=True)
             return
         content_type = headers.get(b"content-type", b"")
         if (
@@ -82,7 +80,7 @@ class BodyLimitMiddleware:
         ):
             shown = content_type.decode("latin-1") or "missing"
             message = f"Content-Type must be application/json, not {shown!r}"
-            await _refuse(send, 415, "unsupported_media_type", message)
+            await send_error(send, 415, "unsupported_media_type", message, close=True)
             return
         received = commas = colons = 0
         scan = scope["method"] == "POST" and scope["path"].startswith(SCANNED_ROUTES)
@@ -104,14 +102,3 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _refuse(send: Send, status: int, error_type: str, message: str) -> None:
-    body = json.dumps(error_body(error_type, message)).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

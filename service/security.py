@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import error_body
+from service.errors import send_error
 
 # Probes, scrapers and the documentation stay open; everything that touches a model needs the key.
 _OPEN_PATHS = ("/health/", "/v2/health/", "/metrics", "/docs", "/openapi.json", "/static/")
@@ -29,10 +28,4 @@ class ApiKeyMiddleware:
         if hmac.compare_digest(given, self.key):
             await self.app(scope, receive, send)
             return
-        body = json.dumps(error_body("unauthorized", "missing or wrong X-API-Key header")).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 401, "unauthorized", "missing or wrong X-API-Key header")

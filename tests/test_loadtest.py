@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.mix import BAD_INPUTS, REVIEWS
+from loadtest.mix import BAD_INPUTS, REVIEWS, is_refusal
 from loadtest.run import main
 from tests.live_server import live_server
 
@@ -25,11 +25,20 @@ def check_report(out: Path) -> dict[str, object]:
     assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "report.png"}
     report = json.loads((out / "report.json").read_text())
     assert report["failures"] == 0
+    assert report["refused"] == 0
     assert report["requests"] > 50
     assert report["expected_4xx"] > 0
     assert report["p50_ms"] <= report["p95_ms"] <= report["p99_ms"]
     assert report["timeline"]
     return report
+
+
+def test_a_503_or_429_with_retry_after_is_a_refusal_not_an_error() -> None:
+    assert is_refusal(503, {"Retry-After": "1"})
+    assert is_refusal(429, {"retry-after": "2"})
+    assert not is_refusal(503, {})
+    assert not is_refusal(500, {"Retry-After": "1"})
+    assert not is_refusal(None, {})
 
 
 def test_fixture_holds_real_reviews_of_real_lengths() -> None:
