@@ -67,11 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first: the last one added sees each request first.
     if settings.fast_path:
         app.add_middleware(PredictFastPath, runtime=runtime)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        max_text_chars=settings.max_text_chars,
-    )
+    app.add_middleware(BodyLimitMiddleware, runtime=runtime)
     if settings.api_key is not None:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
     if settings.cors_origins:

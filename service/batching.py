@@ -65,14 +65,19 @@ class MicroBatcher:
         self._scheduled = False
 
     async def score(
-        self, ids: npt.NDArray[np.int32], deadline_s: float | None = None
+        self,
+        ids: npt.NDArray[np.int32],
+        deadline_s: float | None = None,
+        ready_at: float | None = None,
     ) -> tuple[float, BatchTiming]:
         """The score of one row of ids, computed in a batch with whatever else is waiting; it is
-        dropped (DeadlineExceeded) if it waits longer than `deadline_s` (or the batcher's own)."""
+        dropped (DeadlineExceeded) if it waits longer than `deadline_s` (or the batcher's own),
+        counted from `ready_at` (when its request was read; now if None)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[float, BatchTiming]] = loop.create_future()
         deadline = deadline_s if deadline_s is not None else self.deadline_s
-        self._pending.append(_Pending(ids, future, time.perf_counter(), deadline))
+        arrived = ready_at if ready_at is not None else time.perf_counter()
+        self._pending.append(_Pending(ids, future, arrived, deadline))
         if len(self._pending) >= self.max_batch:
             self._flush()
         elif not self._scheduled:

@@ -106,6 +106,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         404: "not_found",
         405: "method_not_allowed",
         413: "payload_too_large",
+        503: "overloaded",  # admission control, refusing a body as soon as it is read
     }.get(exc.status_code, "http_error")
     return JSONResponse(error_body(kind, str(exc.detail)), exc.status_code, headers=exc.headers)
 

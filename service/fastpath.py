@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.dependencies import Runtime
 from service.errors import ServiceError
-from service.inference import score_one
+from service.inference import ready_at, score_one
 from service.schemas import PredictRequest
 
 _HEADERS = [(b"content-type", b"application/json")]
@@ -38,8 +38,8 @@ class PredictFastPath:
             return
         try:
             body, disconnected = await _read_body(receive)
-        except HTTPException as too_large:  # the body limit: let the app answer as it always does
-            await self.app(scope, _raise(too_large), send)
+        except (HTTPException, ServiceError) as refused:  # body limit, admission: the app answers
+            await self.app(scope, _raise(refused), send)
             return
         if disconnected:
             return
@@ -49,7 +49,9 @@ class PredictFastPath:
             return
         request, chosen = model
         try:
-            content, timing = await score_one(self.runtime, chosen, request.text)
+            content, timing = await score_one(
+                self.runtime, chosen, request.text, ready_at=ready_at(scope)
+            )
         except ServiceError:  # refused (overload): the route answers it, in its one way
             await self.app(scope, _replay(body, receive), send)
             return

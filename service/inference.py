@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import anyio
 import numpy as np
 import numpy.typing as npt
+from starlette.requests import Request
+from starlette.types import Scope
 
 from service import metrics
 from service.admission import RETRY_AFTER
@@ -25,6 +27,7 @@ from service.errors import ServiceError
 from service.explain import explain_text
 from service.registry import SentimentModel
 from service.schemas import Prediction
+from service.settings import Settings
 from service.tokenizer import OOV_ID, encode_batch_window, encode_window
 
 
@@ -81,8 +84,39 @@ def deadline_of(header: str | bytes | None, default_ms: float | None) -> float |
     return min(ms, default_ms) / 1000 if default_ms else ms / 1000
 
 
+class QueueTerms(TypedDict):
+    """What a request brings to a queue: when it was ready (read off the socket), its deadline,
+    and how to tell whether its client is still there."""
+
+    ready_at: float | None
+    deadline_s: float | None
+    is_gone: Callable[[], Awaitable[bool]] | None
+
+
+def ready_at(scope: Scope) -> float | None:
+    """When the request's last byte was read off the socket (service/protocol.py stamps it), so
+    that a queueing delay counts the time spent waiting for the event loop too; None outside a
+    real server (tests), where the delay starts at admission."""
+    state: dict[str, Any] = scope.get("state") or {}
+    return state.get("ready_at")
+
+
+def queue_terms(request: Request, settings: Settings) -> QueueTerms:
+    return QueueTerms(
+        ready_at=ready_at(request.scope),
+        deadline_s=deadline_of(
+            request.headers.get("x-request-timeout"), settings.request_deadline_ms
+        ),
+        is_gone=request.is_disconnected,
+    )
+
+
 async def score_one(
-    runtime: Runtime, model: SentimentModel, text: str, deadline_s: float | None = None
+    runtime: Runtime,
+    model: SentimentModel,
+    text: str,
+    deadline_s: float | None = None,
+    ready_at: float | None = None,
 ) -> tuple[bytes, dict[str, float]]:
     """One review through its model's micro-batcher: the JSON response body, and the durations
     of tokenizing, waiting for the batch and inference (for Server-Timing)."""
@@ -96,7 +130,7 @@ async def score_one(
     record_inputs(model, [text], ids[None, :], [truncated])
     admission.in_flight += 1
     try:
-        score, batch = await runtime.batchers[model.name].score(ids, deadline_s)
+        score, batch = await runtime.batchers[model.name].score(ids, deadline_s, ready_at)
     except DeadlineExceeded:
         metrics.REJECTED.labels("deadline").inc()
         raise DeadlinePassed() from None
@@ -116,16 +150,17 @@ async def run_cpu(
     *,
     deadline_s: float | None = None,
     is_gone: Callable[[], Awaitable[bool]] | None = None,
+    ready_at: float | None = None,
 ) -> T:
     """`work()` in a thread once it is this worker's turn (one job at a time), if admission
-    control lets it in; dropped unscored if its turn comes after `deadline_s`, or after its
-    client hung up (`is_gone`)."""
+    control lets it in; dropped unscored if its turn comes after `deadline_s` (counted from
+    `ready_at`, when the request was read, or from now), or after its client hung up."""
     admission = runtime.cpu_admission
     refusal = admission.refusal()
     if refusal is not None:
         raise refusal
     admission.in_flight += 1
-    queued = time.perf_counter()
+    queued = ready_at if ready_at is not None else time.perf_counter()
     try:
         async with runtime.cpu:
             waited = time.perf_counter() - queued

@@ -4,7 +4,9 @@
   passes the limit (Starlette's own limiter answers in plain text; this keeps the JSON shape);
 - a POST to a JSON route whose body is not declared `application/json` gets 415, where FastAPI
   would otherwise hand the raw bytes to the body model and answer with a puzzling 422;
-- a JSON body with more separators than any valid request needs gets 413 as it streams in.
+- a JSON body with more separators than any valid request needs gets 413 as it streams in;
+- a scoring request is put to admission control (service/admission.py) as soon as its body is
+  all in, before it is parsed, so that refusing under overload stays cheap.
   Parsing JSON holds the event loop (and the GIL) for as long as it takes: ten megabytes of
   `1,1,1,...` take about half a second, ten megabytes of `"k1":1,...` a second, and no thread can
   help. Every value past the first of an array or object needs a comma and every member a colon,
@@ -20,6 +22,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.admission import AdmissionController
+from service.dependencies import Runtime
 from service.errors import send_error
 
 
@@ -55,11 +59,28 @@ def single_text_body_limit(max_text_chars: int) -> int:
     return 6 * max_text_chars + 4096
 
 
+def _admission(runtime: Runtime, method: str, path: str) -> AdmissionController | None:
+    """The queue a scoring request will join; None for everything else."""
+    if method != "POST":
+        return None
+    if path == "/predict":
+        return runtime.batcher_admission
+    if path in ("/predict/batch", "/compare") or (
+        path.startswith("/v2/models/") and path.endswith("/infer")
+    ):
+        return runtime.cpu_admission
+    return None
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_text_chars: int) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.max_single_bytes = min(max_body_bytes, single_text_body_limit(max_text_chars))
+        settings = runtime.settings
+        self.runtime = runtime
+        self.max_body_bytes = settings.max_body_bytes
+        self.max_single_bytes = min(
+            settings.max_body_bytes, single_text_body_limit(settings.max_text_chars)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +105,7 @@ class BodyLimitMiddleware:
             return
         received = commas = colons = 0
         scan = scope["method"] == "POST" and scope["path"].startswith(SCANNED_ROUTES)
+        admission = _admission(self.runtime, scope["method"], scope["path"])
 
         async def limited_receive() -> Message:
             nonlocal received, commas, colons
@@ -99,6 +121,12 @@ class BodyLimitMiddleware:
                     colons += chunk.count(b":")
                     if commas > MAX_JSON_COMMAS or colons > MAX_JSON_COLONS:
                         raise TooManyJsonValues()
+                if admission is not None and not message.get("more_body", False):
+                    # Admission once the body is read, before it is parsed: under a standing
+                    # queue a refusal must cost far less than the work it turns away.
+                    refusal = admission.refusal()
+                    if refusal is not None:  # an HTTPException: FastAPI lets those through
+                        raise HTTPException(503, refusal.message, refusal.headers)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -114,6 +115,9 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_body = False
         self._disarm()
+        # When the request was read off the socket: admission control's queueing delay starts
+        # here, so time spent waiting for a busy event loop counts (service/inference.py).
+        self.scope["state"]["ready_at"] = time.perf_counter()
         super().on_message_complete()
 
     def _arm(self, seconds: float, callback: Any) -> None:

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     can ask for a shorter one with the `X-Request-Timeout` header (milliseconds)."""
     max_explain_texts: int = Field(32, gt=0)
     """Most texts in one request with `explain` (each costs one scoring per word; more: 422)."""
-    max_explain_in_flight: int = Field(2, gt=0)
-    """Explain requests one worker admits at once; past it, 503 with Retry-After at once."""
+    max_explain_in_flight: int = Field(8, gt=0)
+    """Explain requests one worker admits at once (the web page sends one per model); past it,
+    503 with Retry-After at once. They run one at a time, like all heavy work."""
     header_timeout_s: float = Field(10.0, gt=0)
     """Close a connection whose request line and headers have not all arrived after this long."""
     body_timeout_s: float = Field(30.0, gt=0)

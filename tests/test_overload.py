@@ -8,6 +8,7 @@ import asyncio
 import httpx2 as httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.batching import DeadlineExceeded, MicroBatcher
@@ -130,3 +131,40 @@ def test_an_invalid_x_request_timeout_is_a_400(value: str) -> None:
     response = post_with_app(settings, "/predict", {"text": "fine"}, {"X-Request-Timeout": value})
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_header"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "queue"),
+    [
+        ("/predict", {"text": "fine"}, "batcher"),
+        ("/predict/batch", {"texts": ["fine"]}, "cpu"),
+        ("/compare", {"text": "fine"}, "cpu"),
+    ],
+)
+def test_a_shedding_worker_refuses_a_body_as_soon_as_it_is_read(
+    path: str, body: dict[str, object], queue: str
+) -> None:
+    app = create_app(Settings(models_dir=MODELS))
+    with TestClient(app) as client:
+        runtime = app.state.runtime
+        admission = runtime.batcher_admission if queue == "batcher" else runtime.cpu_admission
+        admission.shedding = True
+        admission._last_observed = admission.clock()  # fresh evidence of a standing queue
+        response = client.post(path, json=body)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["type"] == "overloaded"
+    assert "server busy" in response.json()["error"]["message"]
+
+
+def test_a_shedding_worker_refuses_v2_infer_in_the_protocols_shape() -> None:
+    app = create_app(Settings(models_dir=MODELS))
+    tensor = {"name": "text", "shape": [1], "datatype": "BYTES", "data": ["fine"]}
+    with TestClient(app) as client:
+        admission = app.state.runtime.cpu_admission
+        admission.shedding = True
+        admission._last_observed = admission.clock()
+        response = client.post("/v2/models/rnn2/infer", json={"inputs": [tensor]})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "server busy" in response.json()["error"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from service.dependencies import ReadyDep, Runtime
 from service.errors import InvalidInput
-from service.inference import deadline_of, label_of, run_cpu
+from service.inference import label_of, queue_terms, run_cpu
 from service.registry import SentimentModel
 from service.routes.predict import ERRORS, check_lengths
 from service.schemas import CompareRequest, Comparison, ComparisonBatch, ModelScore
@@ -35,10 +35,7 @@ async def compare(
     scores = await run_cpu(
         runtime,
         lambda: _score_all(models, texts),
-        deadline_s=deadline_of(
-            request.headers.get("x-request-timeout"), ready.settings.request_deadline_ms
-        ),
-        is_gone=request.is_disconnected,
+        **queue_terms(request, ready.settings),
     )
     comparisons = []
     for i in range(len(texts)):

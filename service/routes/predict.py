@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from service import metrics
 from service.dependencies import ReadyDep, Runtime
 from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge, ServiceError
-from service.inference import batch_json, deadline_of, predict_texts, run_cpu, score_one
+from service.inference import batch_json, predict_texts, queue_terms, run_cpu, score_one
 from service.registry import ModelRegistry, SentimentModel
 from service.schemas import (
     BatchPredictRequest,
@@ -71,10 +71,7 @@ async def explain(
         return await run_cpu(
             runtime,
             partial(predict_texts, model, texts, True),
-            deadline_s=deadline_of(
-                request.headers.get("x-request-timeout"), settings.request_deadline_ms
-            ),
-            is_gone=request.is_disconnected,
+            **queue_terms(request, settings),
         )
     finally:
         runtime.explaining -= 1
@@ -96,10 +93,10 @@ async def predict(body: PredictRequest, request: Request) -> Response:
         (prediction,) = await explain(runtime, request, model, [body.text])
         response = PredictResponse(model=model.name, **prediction.model_dump())
         return Response(response.model_dump_json(exclude_none=True), media_type="application/json")
-    deadline = deadline_of(
-        request.headers.get("x-request-timeout"), runtime.settings.request_deadline_ms
+    terms = queue_terms(request, runtime.settings)
+    content, timing = await score_one(
+        runtime, model, body.text, terms["deadline_s"], terms["ready_at"]
     )
-    content, timing = await score_one(runtime, model, body.text, deadline)
     request.state.timing = timing
     return Response(content, media_type="application/json")
 
@@ -129,9 +126,6 @@ async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Req
     content = await run_cpu(
         runtime,
         partial(batch_json, model, body.texts),
-        deadline_s=deadline_of(
-            request.headers.get("x-request-timeout"), ready.settings.request_deadline_ms
-        ),
-        is_gone=request.is_disconnected,
+        **queue_terms(request, ready.settings),
     )
     return Response(content, media_type="application/json")

@@ -6,7 +6,7 @@ validation included, before the app's handlers could give them the other shape."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from service.dependencies import RegistryDep, Runtime, RuntimeDep
 from service.errors import ServiceError
-from service.inference import deadline_of, run_cpu
+from service.inference import queue_terms, run_cpu
 from service.oip import (
     InferenceRequest,
     InferenceResponse,
@@ -34,7 +34,9 @@ from service.registry import ModelRegistry, SentimentModel
 BINARY_HEADER = "inference-header-content-length"
 
 
-def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": message}, status_code, headers=headers)
 
 
@@ -74,8 +76,8 @@ class V2Route(APIRoute):
             except ServiceError as e:  # not ready (503); an invalid input would be 422: 400 here
                 status = 400 if e.status_code == 422 else e.status_code
                 return _error(status, e.message, e.headers)
-            except HTTPException as e:  # an unreadable or oversized body
-                return _error(e.status_code, str(e.detail))
+            except HTTPException as e:  # an unreadable or oversized body, or admission
+                return _error(e.status_code, str(e.detail), e.headers)
 
         return handle
 
@@ -138,10 +140,7 @@ async def infer(
     scores: list[float] = await run_cpu(
         runtime,
         lambda: model.score_ids(decode_input(body, model, settings)).tolist(),
-        deadline_s=deadline_of(
-            request.headers.get("x-request-timeout"), settings.request_deadline_ms
-        ),
-        is_gone=request.is_disconnected,
+        **queue_terms(request, settings),
     )
     return InferenceResponse(
         model_name=model.name,
