@@ -48,9 +48,10 @@ class Settings(BaseSettings):
     admission_interval_ms: float = Field(100.0, gt=0)
     """How long every request must wait past the target before refusals start (a burst that
     drains sooner is admitted whole)."""
-    max_in_flight: int = Field(1024, gt=0)
-    """Memory guard only, far above normal load: past this many admitted requests per worker
-    and queue, 503 at once. Admission by queueing delay acts long before it."""
+    max_in_flight: int = Field(4096, gt=0)
+    """Memory guard only, far above normal load (4x the 1,024 connections of the closed-loop
+    benchmark): past this many admitted requests per worker and queue, 503 at once. Admission by
+    queueing delay acts long before it."""
     request_deadline_ms: float | None = Field(None, gt=0)
     """Drop (503) a queued request not yet scored after this long; unset: no deadline. A client
     can ask for a shorter one with the `X-Request-Timeout` header (milliseconds)."""
