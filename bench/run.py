@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from service.card import MANIFEST, Manifest
 from service.registry import SentimentModel, load_registry
 from service.tokenizer import encode_explained, encode_window
 from training.data import find_dataset, read_dataset
@@ -439,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     review = min(test.texts, key=lambda t: (abs(len(t) - 1000), t))
     rng = np.random.default_rng(0)
     thousand = [test.texts[i] for i in rng.choice(len(test.texts), 1000, replace=False)]
-    manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
-    models = [entry["name"] for entry in manifest["models"]]
+    models = Manifest.read(ROOT / "models" / MANIFEST).models
     results: dict[str, Any] = {
         "machine": machine(),
         "review_chars": len(review),

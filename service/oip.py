@@ -196,7 +196,7 @@ def _texts(tensor: RequestInput, settings: Settings) -> list[str]:
 def _ids(tensor: RequestInput, model: SentimentModel, settings: Settings) -> npt.NDArray[np.int32]:
     _check(tensor, "INT64", [-1, model.input_length], settings)
     ids = _flatten(tensor)
-    num_words = int(model.card["num_words"])
+    num_words = model.card.num_words
     for i, x in enumerate(ids):
         if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < num_words:
             raise V2Error(f"input_ids[{i}] must be an integer id from 0 to {num_words - 1}")

@@ -1,7 +1,8 @@
 """The model registry: loads each model of `models/manifest.json` once, verifies it, scores ids.
 
 A model is served only if its `.onnx` matches the sha256 in its card and it scores its golden
-reviews (real test reviews with Keras' scores from training time) within the tolerance.
+reviews (real test reviews with Keras' scores from training time) within the tolerance. The
+registry is the one place that looks a model up by name, and answers an unknown name with 404.
 """
 
 from __future__ import annotations
@@ -9,18 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
+from pydantic import ValidationError
 
+from service.card import CARD, GOLDEN, MANIFEST, ONNX, GoldenSet, Manifest, ModelCard
+from service.errors import ModelNotFound
 from service.tokenizer import Vocabulary, build_vocabulary, encode_batch, load_word_index
 
 log = logging.getLogger(__name__)
+_Typed = TypeVar("_Typed")
 
 
 class ModelLoadError(RuntimeError):
@@ -32,18 +37,18 @@ class SentimentModel:
     """One loaded model: its card, its onnxruntime session and its training vocabulary."""
 
     name: str
-    card: dict[str, Any]
+    card: ModelCard
     session: ort.InferenceSession
     vocabulary: Vocabulary
     path: Path
 
     @property
     def input_length(self) -> int:
-        return int(self.card["input_length"])
+        return self.card.input_length
 
     def score_ids(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """Probability of a positive review for each row of ids, shape (n, input_length)."""
-        (scores,) = self.session.run([self.card["output_name"]], {self.card["input_name"]: ids})
+        (scores,) = self.session.run([self.card.output_name], {self.card.input_name: ids})
         return np.asarray(scores, dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.int32]:
@@ -53,15 +58,14 @@ class SentimentModel:
         return self.score_ids(self.encode(texts))
 
     def summary(self, default: bool) -> dict[str, Any]:
-        test = self.card.get("test", {})
         return {
             "name": self.name,
-            "architecture": self.card["architecture"],
-            "params": self.card["params"],
-            "input_length": self.input_length,
-            "num_words": self.card["num_words"],
-            "test_accuracy": test.get("accuracy"),
-            "sha256": self.card["onnx_sha256"],
+            "architecture": self.card.architecture,
+            "params": self.card.params,
+            "input_length": self.card.input_length,
+            "num_words": self.card.num_words,
+            "test_accuracy": self.card.test.accuracy,
+            "sha256": self.card.onnx_sha256,
             "default": default,
         }
 
@@ -74,7 +78,12 @@ class ModelRegistry:
     golden_max_diff: dict[str, float] = field(default_factory=dict)
 
     def get(self, name: str | None) -> SentimentModel:
-        return self.models[name or self.default_name]
+        """The named model, or the default one; ModelNotFound (404) for an unknown name."""
+        model = self.models.get(name or self.default_name)
+        if model is None:
+            available = ", ".join(sorted(self.models))
+            raise ModelNotFound(f"unknown model {name!r}; available models: {available}")
+        return model
 
 
 def _read_json(path: Path) -> Any:
@@ -86,6 +95,18 @@ def _read_json(path: Path) -> Any:
         raise ModelLoadError(f"corrupt JSON in {path}: {e}") from e
 
 
+def _read_typed(path: Path, validate: Callable[[Any], _Typed]) -> _Typed:
+    """A file of the training contract (service.card): a missing file, bad JSON or a wrong
+    field is an error naming the file."""
+    data = _read_json(path)
+    try:
+        return validate(data)
+    except ValidationError as e:
+        where = [".".join(str(p) for p in err["loc"]) or "top level" for err in e.errors()]
+        problems = "; ".join(f"{w}: {err['msg']}" for w, err in zip(where, e.errors(), strict=True))
+        raise ModelLoadError(f"invalid {path}: {problems}") from e
+
+
 def _session(path: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -95,36 +116,36 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 
 
 def _load_model(
-    models_dir: Path,
-    entry: dict[str, Any],
+    folder: Path,
     vocab: dict[int, Vocabulary],
     word_index: dict[str, int],
     threads: int,
 ) -> SentimentModel:
-    card_path = models_dir / entry["card"]
-    card = _read_json(card_path)
-    onnx_path = models_dir / entry["path"]
+    card_path = folder / CARD
+    card = _read_typed(card_path, ModelCard.model_validate)
+    if card.name != folder.name:
+        raise ModelLoadError(f"{card_path} is the card of {card.name!r}, not of {folder.name!r}")
+    onnx_path = folder / ONNX
     if not onnx_path.is_file():
         raise ModelLoadError(f"missing file: {onnx_path}")
     digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-    if digest != card.get("onnx_sha256"):
+    if digest != card.onnx_sha256:
         raise ModelLoadError(f"corrupt model {onnx_path}: sha256 {digest} differs from {card_path}")
-    num_words = int(card["num_words"])
-    if num_words not in vocab:
-        vocab[num_words] = build_vocabulary(word_index, num_words)
+    if card.num_words not in vocab:
+        vocab[card.num_words] = build_vocabulary(word_index, card.num_words)
     try:
         session = _session(onnx_path, threads)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelLoadError(f"corrupt model {onnx_path}: {e}") from e
-    return SentimentModel(card["name"], card, session, vocab[num_words], onnx_path)
+    return SentimentModel(card.name, card, session, vocab[card.num_words], onnx_path)
 
 
 def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> ModelRegistry:
     """Load and verify every model in the manifest; raise ModelLoadError naming the bad file."""
     if not models_dir.is_dir():
         raise ModelLoadError(f"missing models folder: {models_dir}")
-    manifest = _read_json(models_dir / "manifest.json")
-    index_path = models_dir / manifest.get("word_index", "imdb_word_index.json")
+    manifest = _read_typed(models_dir / MANIFEST, Manifest.model_validate)
+    index_path = models_dir / manifest.word_index
     if not index_path.is_file():
         raise ModelLoadError(f"missing file: {index_path}")
     try:
@@ -133,12 +154,11 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
         raise ModelLoadError(f"corrupt word index {index_path}: {e}") from e
     vocab: dict[int, Vocabulary] = {}
     models = {
-        e["name"]: _load_model(models_dir, e, vocab, word_index, threads)
-        for e in manifest["models"]
+        name: _load_model(models_dir / name, vocab, word_index, threads) for name in manifest.models
     }
     if default_model not in models:
         raise ModelLoadError(
-            f"default model {default_model!r} is not in {models_dir / 'manifest.json'} "
+            f"default model {default_model!r} is not in {models_dir / MANIFEST} "
             f"(available: {', '.join(models)})"
         )
     log.info("loaded %d models from %s: %s", len(models), models_dir, ", ".join(models))
@@ -148,10 +168,10 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
 def check_golden(registry: ModelRegistry, tolerance: float) -> None:
     """Score each model's golden reviews; the registry is ready only if all are within tolerance."""
     for model in registry.models.values():
-        golden_path = model.path.parent / "golden.json"
-        golden = _read_json(golden_path)
-        expected = np.array([g["keras_score"] for g in golden], dtype=np.float32)
-        served = model.score_texts([g["text"] for g in golden])
+        golden_path = model.path.parent / GOLDEN
+        golden = _read_typed(golden_path, GoldenSet.validate_python)
+        expected = np.array([g.keras_score for g in golden], dtype=np.float32)
+        served = model.score_texts([g.text for g in golden])
         diff = float(np.max(np.abs(served - expected))) if len(golden) else 0.0
         if not golden or diff > tolerance:
             raise ModelLoadError(

@@ -12,15 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.card import MANIFEST, Manifest
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 DATA = Path(os.environ.get("IMDB_DATA", ROOT.parent / "shared" / "data" / "imdb"))
 CHAPTER_MODELS = ("ff", "rnn", "rnn2", "rnn3")
-SERVED_MODELS = tuple(
-    m["name"] for m in json.loads((MODELS / "manifest.json").read_text(encoding="utf-8"))["models"]
-)
+SERVED_MODELS = tuple(Manifest.read(MODELS / MANIFEST).models)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ and the window and vocabulary of each card: the chapter's models reach the chapt
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from service.card import CARD, ModelCard
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from tests.conftest import MODELS
 from training.data import find_dataset, read_dataset
@@ -42,12 +42,12 @@ def test_ids(data_dir: Path) -> TestIds:
 
 @pytest.mark.parametrize("name", FLOORS)
 def test_committed_model_reaches_the_chapter_accuracy(name: str, test_ids: TestIds) -> None:
-    card = json.loads((MODELS / name / "card.json").read_text())
-    ids, labels = test_ids(card["num_words"], card["input_length"])
+    card = ModelCard.read(MODELS / name / CARD)
+    ids, labels = test_ids(card.num_words, card.input_length)
     session = ort.InferenceSession(str(MODELS / name / "model.onnx"))
     (scores,) = session.run(["score"], {"input_ids": ids})
     stats = confusion_stats(confusion_table(scores >= 0.5, labels), positive_class=0)
     assert len(labels) == 25_000
     assert stats.accuracy >= FLOORS[name]
-    assert card["test"]["table"] == stats.table
-    assert card["test"]["accuracy"] == pytest.approx(stats.accuracy)
+    assert card.test.table == stats.table
+    assert card.test.accuracy == pytest.approx(stats.accuracy)

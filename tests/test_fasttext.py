@@ -4,15 +4,14 @@ tokenization, at a cost that does not grow with the review."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
 from service import tokenizer
+from service.card import CARD, MANIFEST, Manifest, ModelCard
 from service.tokenizer import (
     START_ID,
     Vocabulary,
@@ -28,14 +27,13 @@ from tests.conftest import MODELS, golden
 NAME = "fasttext"
 
 
-def card() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((MODELS / NAME / "card.json").read_text(encoding="utf-8"))
-    return data
+def card() -> ModelCard:
+    return ModelCard.read(MODELS / NAME / CARD)
 
 
 @pytest.fixture(scope="module")
 def vocabulary() -> Vocabulary:
-    return build_vocabulary(load_word_index(MODELS / "imdb_word_index.json"), card()["num_words"])
+    return build_vocabulary(load_word_index(MODELS / "imdb_word_index.json"), card().num_words)
 
 
 def full_tokenization(text: str, vocabulary: Vocabulary, maxlen: int) -> list[int]:
@@ -48,13 +46,11 @@ def test_card_records_the_window_vocabulary_and_every_setting_of_its_spec() -> N
     from training.architectures import SPECS
 
     spec, recorded = SPECS[NAME], card()
-    assert (recorded["input_length"], recorded["num_words"]) == (spec.maxlen, spec.num_words)
-    assert recorded["input_length"] > 20
-    assert spec.hyperparameters().items() <= recorded["hyperparameters"].items()
-    assert recorded["architecture"] == spec.architecture
-    manifest = json.loads((MODELS / "manifest.json").read_text(encoding="utf-8"))
-    (entry,) = [m for m in manifest["models"] if m["name"] == NAME]
-    assert (entry["input_length"], entry["num_words"]) == (spec.maxlen, spec.num_words)
+    assert (recorded.input_length, recorded.num_words) == (spec.maxlen, spec.num_words)
+    assert recorded.input_length > 20
+    assert spec.hyperparameters().items() <= recorded.hyperparameters.items()
+    assert recorded.architecture == spec.architecture
+    assert NAME in Manifest.read(MODELS / MANIFEST).models
 
 
 def test_predict_with_the_model_returns_its_score(client: TestClient) -> None:
@@ -71,7 +67,7 @@ def test_single_predictions_equal_onnxruntime_on_its_window(
 ) -> None:
     texts = [g["text"] for g in golden(NAME)][:5]
     session = ort.InferenceSession(str(MODELS / NAME / "model.onnx"))
-    ids = encode_batch(texts, vocabulary, card()["input_length"])
+    ids = encode_batch(texts, vocabulary, card().input_length)
     (direct,) = session.run(["score"], {"input_ids": ids})
     for text, expected in zip(texts, direct.tolist(), strict=True):
         response = client.post("/predict", json={"text": text, "model": NAME})
@@ -83,7 +79,7 @@ def test_single_predictions_equal_onnxruntime_on_its_window(
 def test_reviews_around_the_window_edge_are_encoded_like_full_tokenization(
     vocabulary: Vocabulary, extra: int
 ) -> None:
-    maxlen = card()["input_length"]
+    maxlen = card().input_length
     words = " ".join(golden(NAME)[0]["text"].split() * 100).split()
     text = " ".join(words[: max(0, maxlen + extra)])
     assert encode(text, vocabulary, maxlen).tolist() == full_tokenization(text, vocabulary, maxlen)
@@ -92,7 +88,7 @@ def test_reviews_around_the_window_edge_are_encoded_like_full_tokenization(
 def test_a_100000_character_review_is_encoded_like_full_tokenization_reading_only_its_end(
     vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    maxlen = card()["input_length"]
+    maxlen = card().input_length
     reviews = " <br /><br /> ".join(g["text"] for g in golden(NAME))
     text = (reviews * (100_000 // len(reviews) + 1))[-100_000:]
     expected = full_tokenization(text, vocabulary, maxlen)
@@ -123,12 +119,12 @@ def test_pipeline_trains_it_with_its_own_settings(
     out = tmp_path_factory.mktemp("models")
     argv = ["--models", NAME, "--data", str(data_dir), "--out", str(out), "--epochs", "1"]
     assert main([*argv, "--limit", "600"]) == 0
-    trained = json.loads((out / NAME / "card.json").read_text(encoding="utf-8"))
+    trained = ModelCard.read(out / NAME / CARD)
     spec = SPECS[NAME]
-    assert (trained["input_length"], trained["num_words"]) == (spec.maxlen, spec.num_words)
-    settings = trained["hyperparameters"]
+    assert (trained.input_length, trained.num_words) == (spec.maxlen, spec.num_words)
+    settings = trained.hyperparameters
     assert (settings["optimizer"], settings["batch_size"], settings["epochs"]) == ("adam", 32, 1)
     assert settings["optimizer_config"]["learning_rate"] == pytest.approx(spec.learning_rate)
     assert settings["early_stopping"]["restore_best_weights"] is True
-    assert trained["parity"] == {**trained["parity"], "inputs": 600, "label_mismatches": 0}
-    assert [m["name"] for m in json.loads((out / "manifest.json").read_text())["models"]] == [NAME]
+    assert (trained.parity.inputs, trained.parity.label_mismatches) == (600, 0)
+    assert Manifest.read(out / MANIFEST).models == [NAME]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.errors import ModelNotFound
 from service.registry import ModelLoadError, check_golden, load_registry
 from tests.conftest import CHAPTER_MODELS, MODELS
 
@@ -58,6 +59,29 @@ def test_corrupt_json_is_named(models: Path) -> None:
     (models / "ff" / "card.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match=f"corrupt JSON in {models / 'ff' / 'card.json'}"):
         load(models)
+
+
+def test_card_missing_a_field_is_named(models: Path) -> None:
+    path = models / "rnn" / "card.json"
+    card = json.loads(path.read_text())
+    del card["input_name"]
+    path.write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match=f"invalid {path}: .*input_name"):
+        load(models)
+
+
+def test_card_of_another_model_is_refused(models: Path) -> None:
+    shutil.copyfile(models / "rnn" / "card.json", models / "ff" / "card.json")
+    with pytest.raises(ModelLoadError, match="is the card of 'rnn', not of 'ff'"):
+        load(models)
+
+
+def test_get_answers_the_default_model_or_raises_model_not_found() -> None:
+    registry = load_registry(MODELS, "rnn2")
+    assert registry.get(None).name == "rnn2"
+    assert registry.get("ff").name == "ff"
+    with pytest.raises(ModelNotFound, match=r"unknown model 'gpt'; available models: fasttext"):
+        registry.get("gpt")
 
 
 def test_corrupt_word_index_is_named(models: Path) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from service.card import MANIFEST, GoldenSet, Manifest, ModelCard
 from training import export
 from training.pipeline import main
 
@@ -17,25 +17,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.data]
 @pytest.fixture(scope="module")
 def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models")
-    argv = [
-        "--models",
-        "ff,rnn2",
-        "--data",
-        str(data_dir),
-        "--out",
-        str(out),
-        "--epochs",
-        "1",
-        "--limit",
-        "600",
-    ]
-    assert main(argv) == 0
+    argv = ["--models", "ff,rnn2", "--data", str(data_dir), "--out", str(out)]
+    assert main([*argv, "--epochs", "1", "--limit", "600"]) == 0
     return out
 
 
 def test_smoke_run_publishes_every_artifact(trained: Path) -> None:
-    manifest = json.loads((trained / "manifest.json").read_text())
-    assert [m["name"] for m in manifest["models"]] == ["ff", "rnn2"]
+    assert Manifest.read(trained / MANIFEST).models == ["ff", "rnn2"]
     assert (trained / "imdb_word_index.json").is_file()
     for name in ("ff", "rnn2"):
         folder = trained / name
@@ -45,22 +33,20 @@ def test_smoke_run_publishes_every_artifact(trained: Path) -> None:
             "golden.json",
             "history.png",
         }
-        card = json.loads((folder / "card.json").read_text())
-        assert card["epochs_run"] == 1
-        assert card["parity"]["inputs"] == 600
-        assert card["parity"]["max_abs_diff"] <= 1e-5
-        assert card["parity"]["label_mismatches"] == 0
-        assert card["hyperparameters"]["batch_size"] == 128
-        assert card["hyperparameters"]["seed"] == 42
-        assert card["versions"]["tensorflow"].startswith("2.")
-        assert len(card["data"]["sha256"]) == 64
-        assert len(json.loads((folder / "golden.json").read_text())) == 20
+        card = ModelCard.read(folder / "card.json")
+        assert card.epochs_run == 1
+        assert card.parity.inputs == 600
+        assert card.parity.max_abs_diff <= 1e-5
+        assert card.parity.label_mismatches == 0
+        assert card.hyperparameters["batch_size"] == 128
+        assert card.hyperparameters["seed"] == 42
+        assert card.versions["tensorflow"].startswith("2.")
+        assert len(card.data.sha256 or "") == 64
+        assert len(GoldenSet.validate_json((folder / "golden.json").read_bytes())) == 20
 
 
 def test_smoke_models_have_the_chapter_parameter_counts(trained: Path) -> None:
-    params = {
-        n: json.loads((trained / n / "card.json").read_text())["params"] for n in ("ff", "rnn2")
-    }
+    params = {n: ModelCard.read(trained / n / "card.json").params for n in ("ff", "rnn2")}
     assert params == {"ff": 80_161, "rnn2": 85_281}
 
 

@@ -4,29 +4,33 @@ plus the word index and a manifest listing every model."""
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
+
+from service.card import (
+    CARD,
+    GOLDEN,
+    MANIFEST,
+    ONNX,
+    WORD_INDEX,
+    GoldenReview,
+    GoldenSet,
+    Manifest,
+    ModelCard,
+    write_json,
+)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-MANIFEST = "manifest.json"
-WORD_INDEX = "imdb_word_index.json"
-
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> None:
@@ -47,21 +51,17 @@ def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> 
 
 
 def publish_model(
-    out: Path,
-    name: str,
-    onnx_model: bytes,
-    card: dict[str, Any],
-    golden: list[dict[str, Any]],
-    history: Mapping[str, list[float]],
+    out: Path, onnx_model: bytes, card: ModelCard, golden: Sequence[GoldenReview]
 ) -> Path:
     """Write a model's folder next to the others, replacing the old one only once all is written."""
     out.mkdir(parents=True, exist_ok=True)
+    name = card.name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out))
     staging.chmod(0o755)  # mkdtemp makes it private; the service may run as another user
-    (staging / "model.onnx").write_bytes(onnx_model)
-    write_json(staging / "card.json", card)
-    write_json(staging / "golden.json", golden)
-    plot_history(history, f"{name}: {card['architecture']}", staging / "history.png")
+    (staging / ONNX).write_bytes(onnx_model)
+    card.write(staging / CARD)
+    write_json(staging / GOLDEN, GoldenSet.dump_python(list(golden), mode="json"))
+    plot_history(card.history, f"{name}: {card.architecture}", staging / "history.png")
     target = out / name
     if target.exists():
         shutil.rmtree(target)
@@ -69,26 +69,10 @@ def publish_model(
     return target
 
 
-def update_manifest(out: Path) -> dict[str, Any]:
+def update_manifest(out: Path) -> Manifest:
     """List every published model in `out` (not just the ones trained in this run)."""
-    models = []
-    for card_path in sorted(out.glob("*/card.json")):
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        models.append(
-            {
-                "name": card["name"],
-                "path": f"{card['name']}/model.onnx",
-                "card": f"{card['name']}/card.json",
-                "golden": f"{card['name']}/golden.json",
-                "sha256": card["onnx_sha256"],
-                "architecture": card["architecture"],
-                "input_length": card["input_length"],
-                "num_words": card["num_words"],
-                "test_accuracy": card["test"]["accuracy"],
-            }
-        )
-    manifest = {"word_index": WORD_INDEX, "models": models}
-    write_json(out / MANIFEST, manifest)
+    manifest = Manifest(models=sorted(p.parent.name for p in out.glob(f"*/{CARD}")))
+    manifest.write(out / MANIFEST)
     return manifest
 
 

@@ -28,6 +28,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from service.card import GoldenReview, ModelCard
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from training import artifacts, data, export
 from training.architectures import (
@@ -175,26 +176,26 @@ def jsonable(config: dict[str, Any]) -> dict[str, Any]:
 
 def golden_set(
     config: TrainConfig, encoded: Encoded, scores: npt.NDArray[np.float32]
-) -> list[dict[str, Any]]:
+) -> list[GoldenReview]:
     """A few real test reviews with Keras' scores, for the service to check itself at startup."""
     rng = np.random.default_rng(config.seed + 1)
     picks = rng.choice(
         len(encoded.test), size=min(config.golden_size, len(encoded.test)), replace=False
     )
     return [
-        {
-            "name": encoded.test.names[i],
-            "label": int(encoded.test.labels[i]),
-            "text": encoded.test.texts[i],
-            "keras_score": float(scores[i]),
-        }
+        GoldenReview(
+            name=encoded.test.names[i],
+            label=int(encoded.test.labels[i]),
+            text=encoded.test.texts[i],
+            keras_score=float(scores[i]),
+        )
         for i in sorted(picks)
     ]
 
 
 def run_model(
     config: TrainConfig, name: str, encoded: Encoded, provenance: dict[str, Any]
-) -> dict[str, Any]:
+) -> ModelCard:
     """Train, evaluate, export and publish one model; return its card."""
     spec = model_spec(name)
     trained = train(config, name, spec, encoded)
@@ -208,30 +209,28 @@ def run_model(
     print(f"\n{name} on {len(encoded.y_test):,} test reviews:\n{stats.report()}\n")
     onnx_model = export.export_onnx(model, spec.maxlen)
     parity = export.check_parity(onnx_model, encoded.x_test, keras_scores)
-    card = {
-        "name": name,
-        "architecture": spec.architecture,
-        "layers": layer_table(model),
-        "params": int(model.count_params()),
-        "input_name": export.INPUT_NAME,
-        "output_name": export.OUTPUT_NAME,
-        "input_length": spec.maxlen,
-        "num_words": spec.num_words,
-        "tokenizer": "service.tokenizer: keras imdb.load_data(num_words) + pad_sequences(maxlen), "
+    card = ModelCard(
+        name=name,
+        architecture=spec.architecture,
+        layers=layer_table(model),
+        params=int(model.count_params()),
+        input_name=export.INPUT_NAME,
+        output_name=export.OUTPUT_NAME,
+        input_length=spec.maxlen,
+        num_words=spec.num_words,
+        tokenizer="service.tokenizer: keras imdb.load_data(num_words) + pad_sequences(maxlen), "
         "padding and truncating 'pre'; start id 1, OOV id 2, index_from 3",
-        "hyperparameters": hyperparameters(config, spec, model),
-        "epochs_run": len(history["loss"]),
-        "weights_epoch": trained.weights_epoch,
-        "train_seconds": round(trained.seconds, 1),
-        "history": history,
-        "test": stats.to_dict(),
-        "parity": asdict(parity),
-        "onnx_sha256": artifacts.sha256_bytes(onnx_model),
+        hyperparameters=hyperparameters(config, spec, model),
+        epochs_run=len(history["loss"]),
+        weights_epoch=trained.weights_epoch,
+        train_seconds=round(trained.seconds, 1),
+        history=history,
+        test=stats.to_dict(),
+        parity=asdict(parity),
+        onnx_sha256=artifacts.sha256_bytes(onnx_model),
         **provenance,
-    }
-    artifacts.publish_model(
-        config.out, name, onnx_model, card, golden_set(config, encoded, keras_scores), history
     )
+    artifacts.publish_model(config.out, onnx_model, card, golden_set(config, encoded, keras_scores))
     log.info(
         "published %s: test accuracy %.4f, parity max |diff| %.2g",
         name,
@@ -241,7 +240,7 @@ def run_model(
     return card
 
 
-def run(config: TrainConfig) -> list[dict[str, Any]]:
+def run(config: TrainConfig) -> list[ModelCard]:
     dataset = data.find_dataset(config.data)
     word_index_path = data.find_word_index(config.word_index or config.data)
     splits = load_data(config, dataset)
@@ -325,6 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     tf.config.experimental.enable_op_determinism()
     cards = run(config)
-    summary = {c["name"]: round(c["test"]["accuracy"], 4) for c in cards}
+    summary = {c.name: c.test.accuracy for c in cards}
     print(json.dumps({"test_accuracy": summary}, indent=2))
     return 0

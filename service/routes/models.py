@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
+from service.card import ModelCard
 from service.dependencies import RegistryDep
-from service.routes.predict import ERRORS, select_model
+from service.routes.predict import ERRORS
 from service.schemas import ModelList, ModelSummary
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -25,7 +24,10 @@ async def list_models(registry: RegistryDep) -> ModelList:
     )
 
 
-@router.get("/{name}", responses=ERRORS)
-async def model_card(name: str, registry: RegistryDep) -> dict[str, Any]:
+# Unset: what the card file leaves out (older cards) stays out, so the answer is the file.
+@router.get(
+    "/{name}", response_model=ModelCard, response_model_exclude_unset=True, responses=ERRORS
+)
+async def model_card(name: str, registry: RegistryDep) -> ModelCard:
     """A model's full card from training: layers, hyper-parameters, history, test statistics."""
-    return select_model(registry, name).card
+    return registry.get(name).card

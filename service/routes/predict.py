@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 
 from service import metrics
 from service.dependencies import ReadyDep, Runtime
-from service.errors import InvalidInput, ModelNotFound, PayloadTooLarge, ServiceError
+from service.errors import InvalidInput, PayloadTooLarge, ServiceError
 from service.inference import batch_json, predict_texts, queue_terms, run_cpu, score_one
-from service.registry import ModelRegistry, SentimentModel
+from service.registry import SentimentModel
 from service.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -31,14 +31,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 class ExplainBusy(ServiceError):
     status_code = 503
     type = "overloaded"
-
-
-def select_model(registry: ModelRegistry, name: str | None) -> SentimentModel:
-    try:
-        return registry.get(name)
-    except KeyError:
-        available = ", ".join(sorted(registry.models))
-        raise ModelNotFound(f"unknown model {name!r}; available models: {available}") from None
 
 
 def check_lengths(texts: Sequence[str], settings: Settings) -> None:
@@ -86,7 +78,7 @@ async def predict(body: PredictRequest, request: Request) -> Response:
     # No dependency to resolve, and the response written directly as JSON bytes; the common case
     # does not even get here (service/fastpath.py).
     runtime: Runtime = request.app.state.runtime
-    model = select_model(runtime.require_registry(), body.model)
+    model = runtime.require_registry().get(body.model)
     check_lengths([body.text], runtime.settings)
     request.state.model = model.name
     if body.explain:
@@ -109,7 +101,7 @@ async def predict(body: PredictRequest, request: Request) -> Response:
 )
 async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Request) -> Response:
     """Score many reviews in one onnxruntime call; predictions come back in input order."""
-    model = select_model(ready.registry, body.model)
+    model = ready.registry.get(body.model)
     if len(body.texts) > ready.settings.max_batch_texts:
         raise InvalidInput(
             f"batch has {len(body.texts)} texts; the limit is {ready.settings.max_batch_texts}"

@@ -29,7 +29,6 @@ from service.oip import (
     encode_outputs,
     model_metadata,
 )
-from service.registry import ModelRegistry, SentimentModel
 
 BINARY_HEADER = "inference-header-content-length"
 
@@ -88,13 +87,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _model(registry: ModelRegistry, name: str) -> SentimentModel:
-    model = registry.models.get(name)
-    if model is None:
-        raise V2Error(f"unknown model {name!r}; available: {', '.join(registry.models)}", 404)
-    return model
-
-
 @router.get("", response_model=ServerMetadata)
 @router.get("/", include_in_schema=False)
 async def server_metadata(request: Request) -> ServerMetadata:
@@ -117,14 +109,14 @@ async def server_ready(runtime: RuntimeDep) -> Response:
 @router.get("/models/{name}", response_model=ModelMetadata, responses=ERRORS)
 async def model_metadata_route(name: str, registry: RegistryDep) -> ModelMetadata:
     """The inputs (`text` or `input_ids`, one per request) and outputs (`score`, `label`)."""
-    return model_metadata(_model(registry, name))
+    return model_metadata(registry.get(name))
 
 
 @router.get("/models/{name}/ready", response_class=Response, responses=ERRORS)
 async def model_ready(name: str, runtime: RuntimeDep) -> Response:
     """200 when the model is ready, 400 when it is not yet, 404 for an unknown model."""
     if runtime.registry is not None:
-        _model(runtime.registry, name)
+        runtime.registry.get(name)
     return Response(status_code=200 if runtime.ready else 400)
 
 
@@ -134,7 +126,7 @@ async def infer(
 ) -> InferenceResponse:
     """Score a batch: input `text` (BYTES, [N]) or `input_ids` (INT64, [N, input length]);
     outputs `score` (FP32, [N], the probability of a positive review) and `label` (BYTES, [N])."""
-    model = _model(registry, name)
+    model = registry.get(name)
     runtime: Runtime = request.app.state.runtime
     settings = runtime.settings
     scores: list[float] = await run_cpu(
