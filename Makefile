@@ -35,7 +35,7 @@ install-dev: $(VENV)/.dev ## Create .venv with every extra (serve, train, dev)
 
 .PHONY: serve
 serve: $(VENV)/.serve ## Serve the committed models on HOST:PORT (127.0.0.1:8000) with WEB_CONCURRENCY workers
-	HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) $(BIN)/python -m service
+	$(BIN)/python -m service --host $(HOST) --port $(PORT) --workers $(WEB_CONCURRENCY)
 
 # The page's end-to-end test drives Debian's Chromium (a test tool's own browser download is not
 # possible here); installed only when missing. CI runs as root on a fresh machine.

@@ -1,25 +1,87 @@
-"""`python -m service`: check the models folder, then serve it with uvicorn.
+"""`python -m service [--port 9000 ...]`: check the models folder, then serve it with uvicorn.
 
-HOST, PORT and WEB_CONCURRENCY set the address and the number of workers; `SENTIMENT_*` the rest.
+Every flag is a setting of service/settings.py and wins over its environment variable
+(`--port 9000` is `SENTIMENT_PORT=9000`); `--help` lists them all with their defaults.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
 import tempfile
-from typing import Any
+from typing import Any, get_args, get_origin
 
-import uvicorn
+from pydantic import AliasChoices, ValidationError
+from pydantic.fields import FieldInfo
 
-from service.logs import configure_logging, logging_config
-from service.protocol import CoalescingHttpToolsProtocol
-from service.registry import ModelLoadError, load_registry
 from service.settings import Settings, get_settings
+
+# uvicorn and onnxruntime take seconds to import: they wait until the arguments are known good,
+# so that `--help` and a mistyped flag answer at once.
+
+
+def _env_names(name: str, field: FieldInfo) -> list[str]:
+    if isinstance(field.validation_alias, AliasChoices):
+        return [str(choice) for choice in field.validation_alias.choices]
+    return [f"SENTIMENT_{name.upper()}"]
+
+
+def _flag(loc: object) -> str:
+    """The flag and variable a validation error is about."""
+    for name, field in Settings.model_fields.items():
+        names = _env_names(name, field)
+        if str(loc).upper() in names or loc == name:
+            return f"--{name.replace('_', '-')} ({names[0]})"
+    return str(loc)
+
+
+def parser() -> argparse.ArgumentParser:
+    """One flag per setting, its help the setting's docstring."""
+    p = argparse.ArgumentParser(
+        prog="python -m service",
+        usage="%(prog)s [-h] [--host HOST] [--port PORT] [--workers WORKERS] [--SETTING VALUE ...]",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else field.default
+        if isinstance(default, list):
+            default = json.dumps(default)
+        env = " or ".join(_env_names(name, field))
+        options: dict[str, Any] = {
+            "dest": name,
+            "default": argparse.SUPPRESS,
+            "help": f"{field.description} [{env}; default: {default}]".replace("%", "%%"),
+        }
+        if field.annotation is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif get_origin(field.annotation) is list:
+            options["metavar"] = "JSON"
+        elif get_args(field.annotation) and all(
+            isinstance(a, str) for a in get_args(field.annotation)
+        ):
+            options["choices"] = get_args(field.annotation)
+        p.add_argument(f"--{name.replace('_', '-')}", **options)
+    return p
+
+
+def environment(argv: list[str] | None) -> dict[str, str]:
+    """The environment variables that the flags given stand for."""
+    flags = vars(parser().parse_args(argv))
+    env = {}
+    for name, value in flags.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        env[_env_names(name, Settings.model_fields[name])[0]] = text
+    return env
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn runs the app; the benchmark's baselines run under exactly these options."""
+    from service.logs import logging_config
+    from service.protocol import CoalescingHttpToolsProtocol
+
     return {
         "host": settings.host,
         "port": settings.port,
@@ -32,8 +94,18 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    settings = get_settings()
+def main(argv: list[str] | None = None) -> int:
+    # Through the environment, so that every uvicorn worker process reads the same settings.
+    os.environ.update(environment(argv))
+    try:
+        settings = get_settings()
+    except ValidationError as e:
+        parser().error("; ".join(f"{_flag(err['loc'][0])}: {err['msg']}" for err in e.errors()))
+    import uvicorn
+
+    from service.logs import configure_logging
+    from service.registry import ModelLoadError, load_registry
+
     configure_logging(settings)
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker writes its metrics here; /metrics sums them (prometheus-client's own way).

@@ -17,7 +17,12 @@ REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 class Settings(BaseSettings):
     """Every knob of the service; each field's docstring is its documentation."""
 
-    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIMENT_",
+        extra="ignore",
+        use_attribute_docstrings=True,  # the docstrings are `python -m service --help`'s text
+        populate_by_name=True,  # Settings(workers=2), not only WEB_CONCURRENCY=2
+    )
 
     models_dir: Path = REPO_MODELS
     """Folder with `manifest.json`, the word index and one sub-folder per model."""

@@ -43,7 +43,7 @@ def full_tokenization(text: str, vocabulary: Vocabulary, maxlen: int) -> list[in
 
 
 def test_card_records_the_window_vocabulary_and_every_setting_of_its_spec() -> None:
-    from training.architectures import SPECS
+    from training.config import SPECS
 
     spec, recorded = SPECS[NAME], card()
     assert (recorded.input_length, recorded.num_words) == (spec.maxlen, spec.num_words)
@@ -113,8 +113,8 @@ def test_a_100000_character_review_is_encoded_like_full_tokenization_reading_onl
 def test_pipeline_trains_it_with_its_own_settings(
     data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from training.architectures import SPECS
-    from training.pipeline import main
+    from training.cli import main
+    from training.config import SPECS
 
     out = tmp_path_factory.mktemp("models")
     argv = ["--models", NAME, "--data", str(data_dir), "--out", str(out), "--epochs", "1"]

@@ -9,7 +9,7 @@ import pytest
 
 from service.card import MANIFEST, GoldenSet, Manifest, ModelCard
 from training import export
-from training.pipeline import main
+from training.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 

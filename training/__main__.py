@@ -1,7 +1,7 @@
-"""`python -m training`: see training.pipeline."""
+"""`python -m training`: see training.cli."""
 
 import sys
 
-from training.pipeline import main
+from training.cli import main
 
 sys.exit(main())

@@ -1,23 +1,18 @@
-"""Train the IMDB models, evaluate them like the chapter, export them to ONNX.
+"""Train the IMDB models, evaluate them like the chapter, export them to ONNX and publish them.
 
-    python -m training                       # every model of SPECS, data at ../shared/data/imdb
-    python -m training --models ff,rnn --data PATH --out DIR --epochs 1 --limit 2000
-    python -m training --models fasttext --out models     # one model; the manifest lists all
-
-Each model reads its own window and vocabulary and trains with its own settings (its `ModelSpec`,
-in training.architectures); all share the tokenizer, the data split, the evaluation and the
-export. Each is published to `<out>/<name>/` only after onnxruntime matches Keras on every test
-input.
+The steps of one run (`run`): read the data, then per model encode, train, evaluate, export,
+check parity and publish to `<out>/<name>/` only after onnxruntime matches Keras on every test
+input. The command line is training.cli (`python -m training --help`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,41 +26,11 @@ import tf2onnx
 from service.card import GoldenReview, ModelCard
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from training import artifacts, data, export
-from training.architectures import (
-    CANDIDATES,
-    LOSS,
-    SPECS,
-    ModelSpec,
-    build_from_spec,
-    layer_table,
-    model_spec,
-)
+from training.architectures import build_from_spec, layer_table
+from training.config import LOSS, ModelSpec, TrainConfig, model_spec
 from training.evaluation import confusion_stats, confusion_table
 
 log = logging.getLogger(__name__)
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imdb"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The settings a run shares across its models (each model's own are in its ModelSpec);
-    saved with the spec in each model's card."""
-
-    models: tuple[str, ...] = tuple(SPECS)
-    data: Path | None = None
-    word_index: Path | None = None
-    out: Path = Path("models")
-    epochs: int | None = None
-    """Every model's most epochs, for quick runs; None keeps each spec's."""
-    validation_split: float = 0.2
-    seed: int = 42
-    limit: int | None = None
-    """Use only this many reviews of each split (for quick runs); None for all 25,000."""
-    golden_size: int = 20
-    verbose: str | int = "auto"
-    """Keras' progress output: "auto" shows its bars, 2 one line per epoch."""
-    positive_class: int = 0
-    """The class caret calls positive in the statistics; the chapter's is 0."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +60,8 @@ class Trained:
     """Wall time of `fit`, validation included."""
 
 
-def load_data(config: TrainConfig, dataset: Path) -> Splits:
-    """Read both splits; shuffle train once, seeded, and cut both to `limit` if set."""
-    splits = data.read_dataset(dataset)
+def load_data(config: TrainConfig, splits: Mapping[str, data.Reviews]) -> Splits:
+    """Shuffle train once, seeded, and cut both splits to `limit` if set."""
     rng = np.random.default_rng(config.seed)
     train = splits["train"].take(rng.permutation(len(splits["train"])))
     test = splits["test"]
@@ -240,10 +204,13 @@ def run_model(
     return card
 
 
-def run(config: TrainConfig) -> list[ModelCard]:
+def run(config: TrainConfig, reviews: Mapping[str, data.Reviews] | None = None) -> list[ModelCard]:
+    """Train and publish every model of the config; `reviews` are the splits of `config.data`
+    if already read (the tests read the tarball once for all)."""
+    tf.config.experimental.enable_op_determinism()
     dataset = data.find_dataset(config.data)
     word_index_path = data.find_word_index(config.word_index or config.data)
-    splits = load_data(config, dataset)
+    splits = load_data(config, reviews or data.read_dataset(dataset))
     word_index = load_word_index(word_index_path)
     provenance = {
         "data": {
@@ -271,59 +238,3 @@ def run(config: TrainConfig) -> list[ModelCard]:
     artifacts.copy_word_index(word_index_path, config.out)
     artifacts.update_manifest(config.out)
     return cards
-
-
-def parse_args(argv: list[str] | None) -> TrainConfig:
-    parser = argparse.ArgumentParser(
-        prog="python -m training",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--models",
-        default=",".join(SPECS),
-        help=f"comma-separated names (default: all of SPECS); candidates: {', '.join(CANDIDATES)}",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=DEFAULT_DATA if DEFAULT_DATA.exists() else None,
-        help="aclImdb tarball or folder, or a folder holding it (default: download)",
-    )
-    parser.add_argument(
-        "--word-index", type=Path, help="imdb_word_index.json (default: beside --data)"
-    )
-    parser.add_argument("--out", type=Path, default=Path("models"))
-    parser.add_argument(
-        "--epochs", type=int, help="most epochs of every model (default: each spec's)"
-    )
-    parser.add_argument("--limit", type=int, help="reviews per split, for quick runs")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
-    models = tuple(m for m in args.models.split(",") if m)
-    unknown = set(models) - set(SPECS) - set(CANDIDATES)
-    if unknown:
-        choices = ", ".join([*SPECS, *CANDIDATES])
-        parser.error(f"unknown models {sorted(unknown)}; choose from {choices}")
-    return replace(
-        TrainConfig(),
-        models=models,
-        data=args.data,
-        word_index=args.word_index,
-        out=args.out,
-        epochs=args.epochs,
-        limit=args.limit,
-        seed=args.seed,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    config = parse_args(argv)
-    tf.config.experimental.enable_op_determinism()
-    cards = run(config)
-    summary = {c.name: c.test.accuracy for c in cards}
-    print(json.dumps({"test_accuracy": summary}, indent=2))
-    return 0
