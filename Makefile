@@ -47,6 +47,10 @@ browser: ## Install Debian's chromium for the browser test, when /usr/bin/chromi
 test: $(VENV)/.dev browser ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+.PHONY: test-fast
+test-fast: $(VENV)/.dev ## The unit tier (no test marked slow): under a minute, for the inner loop
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

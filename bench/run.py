@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import free_port, wait_ready
 from service.card import MANIFEST, Manifest
 from service.registry import SentimentModel, load_registry
 from service.tokenizer import encode_explained, encode_window
@@ -100,30 +101,6 @@ def wrk(url: str, body: Path, connections: int, seconds: float) -> Load:
     )
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(port: int, path: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.01)
-    raise RuntimeError(f"nothing answered 200 on :{port}{path}")
-
-
 @contextmanager
 def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
     """Start `python -m service` or a baseline (`kind`); yield (url, start-to-ready s, pid)."""
@@ -141,7 +118,8 @@ def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
         ["taskset", "-c", SERVER_CPU, sys.executable, *module], cwd=ROOT, env=environ
     )
     try:
-        wait_http(port, "/health/ready" if kind == "service" else "/openapi.json")
+        path = "/health/ready" if kind == "service" else "/openapi.json"
+        wait_ready(f"http://127.0.0.1:{port}{path}", process, interval=0.01)
         yield f"http://127.0.0.1:{port}", time.monotonic() - started, process.pid
     finally:
         process.terminate()

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +14,9 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.card import MANIFEST, Manifest
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from training.data import Reviews
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -34,6 +37,14 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def imdb(data_dir: Path) -> dict[str, Reviews]:
+    """Both splits of the real tarball, read once per test run (it takes seconds)."""
+    from training.data import find_dataset, read_dataset
+
+    return read_dataset(find_dataset(data_dir))
+
+
+@pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(models_dir=MODELS)
 
@@ -46,4 +57,5 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def golden(name: str) -> list[dict[str, Any]]:
-    return json.loads((MODELS / name / "golden.json").read_text(encoding="utf-8"))
+    reviews: list[dict[str, Any]] = json.loads((MODELS / name / "golden.json").read_bytes())
+    return reviews

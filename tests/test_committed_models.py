@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -15,7 +14,7 @@ import pytest
 from service.card import CARD, ModelCard
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from tests.conftest import MODELS
-from training.data import find_dataset, read_dataset
+from training.data import Reviews
 from training.evaluation import confusion_stats, confusion_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
@@ -28,9 +27,9 @@ TestIds = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
 
 @pytest.fixture(scope="module")
-def test_ids(data_dir: Path) -> TestIds:
+def test_ids(imdb: dict[str, Reviews]) -> TestIds:
     """The test reviews as ids and their labels, for a (num_words, maxlen); each encoded once."""
-    test = read_dataset(find_dataset(data_dir))["test"]
+    test = imdb["test"]
     word_index = load_word_index(MODELS / "imdb_word_index.json")
 
     @functools.cache

@@ -94,8 +94,8 @@ def test_real_word_index_has_the_official_checksum(data_dir: Path) -> None:
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_real_tarball_has_12500_reviews_per_folder(data_dir: Path) -> None:
-    splits = read_dataset(find_dataset(data_dir))
+def test_real_tarball_has_12500_reviews_per_folder(imdb: dict[str, Reviews]) -> None:
+    splits = imdb
     for split in ("train", "test"):
         labels = splits[split].labels
         assert len(labels) == 25_000

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import MODELS
 
 
-def assert_error(response: object, status: int, error_type: str) -> dict[str, str]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    error = response.json()["error"]  # type: ignore[attr-defined]
+def assert_error(response: Response, status: int, error_type: str) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    error: dict[str, str] = response.json()["error"]
     assert error["type"] == error_type
     assert error["message"]
     return error
@@ -96,12 +99,12 @@ def test_unknown_route_and_method_have_the_error_shape(client: TestClient) -> No
 
 
 @pytest.fixture(scope="module")
-def small_limits() -> TestClient:
+def small_limits() -> Iterator[TestClient]:
     settings = Settings(
         models_dir=MODELS, max_text_chars=50, max_batch_texts=3, max_body_bytes=2_000
     )
     with TestClient(create_app(settings)) as test_client:
-        yield test_client  # type: ignore[misc]
+        yield test_client
 
 
 def test_too_long_text_returns_413(small_limits: TestClient) -> None:

@@ -3,6 +3,8 @@ else (explain, errors, limits) to the route."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,11 +28,11 @@ ROUTE_ONLY = [
 
 
 @pytest.fixture(scope="module")
-def both() -> tuple[TestClient, TestClient]:
+def both() -> Iterator[tuple[TestClient, TestClient]]:
     fast = TestClient(create_app(Settings(models_dir=MODELS, max_text_chars=100)))
     route = TestClient(create_app(Settings(models_dir=MODELS, max_text_chars=100, fast_path=False)))
     with fast, route:
-        yield fast, route  # type: ignore[misc]
+        yield fast, route
 
 
 @pytest.mark.parametrize("body", BODIES + ROUTE_ONLY)

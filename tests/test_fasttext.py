@@ -23,6 +23,7 @@ from service.tokenizer import (
     word_ids,
 )
 from tests.conftest import MODELS, golden
+from training.data import Reviews
 
 NAME = "fasttext"
 
@@ -111,14 +112,13 @@ def test_a_100000_character_review_is_encoded_like_full_tokenization_reading_onl
 @pytest.mark.slow
 @pytest.mark.data
 def test_pipeline_trains_it_with_its_own_settings(
-    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    data_dir: Path, imdb: dict[str, Reviews], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from training.cli import main
-    from training.config import SPECS
+    from training.config import SPECS, TrainConfig
+    from training.pipeline import run
 
     out = tmp_path_factory.mktemp("models")
-    argv = ["--models", NAME, "--data", str(data_dir), "--out", str(out), "--epochs", "1"]
-    assert main([*argv, "--limit", "600"]) == 0
+    run(TrainConfig(models=(NAME,), data=data_dir, out=out, epochs=1, limit=600), imdb)
     trained = ModelCard.read(out / NAME / CARD)
     spec = SPECS[NAME]
     assert (trained.input_length, trained.num_words) == (spec.maxlen, spec.num_words)

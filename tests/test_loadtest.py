@@ -5,25 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness import live_service
 from loadtest.mix import BAD_INPUTS, REVIEWS, is_refusal
 from loadtest.run import main
-from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with live_server() as running:
+    with live_service() as running:
         yield running
 
 
-def check_report(out: Path) -> dict[str, object]:
+def check_report(out: Path) -> dict[str, Any]:
     assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "report.png"}
-    report = json.loads((out / "report.json").read_text())
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
     assert report["failures"] == 0
     assert report["refused"] == 0
     assert report["requests"] > 50

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from harness import live_service
 from service.routes.page import STATIC_DIR
 from tests.conftest import CHAPTER_MODELS, ROOT
-from tests.live_server import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium calls Google's hosts at every start.
@@ -52,7 +52,7 @@ def served_models(server: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with live_server() as url:
+    with live_service() as url:
         yield url
 
 
@@ -173,7 +173,7 @@ def test_page_and_its_assets_are_served_with_no_outside_urls(client: TestClient)
 
 @pytest.mark.slow
 def test_page_asks_for_the_api_key_of_a_protected_service(browser: Browser) -> None:
-    with live_server(SENTIMENT_API_KEY="s3cret") as url:
+    with live_service(env={"SENTIMENT_API_KEY": "s3cret"}) as url:
         context = browser.new_context()
         page = context.new_page()
         page.set_default_timeout(30_000)

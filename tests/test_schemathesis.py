@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -31,7 +32,7 @@ def models_loaded() -> Iterator[None]:
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_5xx_and_responses_match_the_schema(case: schemathesis.Case) -> None:
+def test_no_5xx_and_responses_match_the_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(
         checks=[
             not_a_server_error,

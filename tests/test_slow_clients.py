@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2 as httpx
 import pytest
 
-from tests.live_server import live_server
+from harness import live_service
 
 pytestmark = pytest.mark.slow
 HEADER_TIMEOUT_S = 1.0
@@ -21,9 +21,11 @@ BODY_TIMEOUT_S = 3.0
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with live_server(
-        SENTIMENT_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
-        SENTIMENT_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+    with live_service(
+        env={
+            "SENTIMENT_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+            "SENTIMENT_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        }
     ) as url:
         yield url
 

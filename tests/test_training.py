@@ -9,16 +9,20 @@ import pytest
 
 from service.card import MANIFEST, GoldenSet, Manifest, ModelCard
 from training import export
-from training.cli import main
+from training.config import TrainConfig
+from training.data import Reviews
+from training.pipeline import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.data]
 
 
 @pytest.fixture(scope="module")
-def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(
+    data_dir: Path, imdb: dict[str, Reviews], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("models")
-    argv = ["--models", "ff,rnn2", "--data", str(data_dir), "--out", str(out)]
-    assert main([*argv, "--epochs", "1", "--limit", "600"]) == 0
+    config = TrainConfig(models=("ff", "rnn2"), data=data_dir, out=out, epochs=1, limit=600)
+    run(config, imdb)
     return out
 
 

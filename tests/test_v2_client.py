@@ -12,9 +12,9 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from harness import live_service
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from tests.conftest import CHAPTER_MODELS, MODELS
-from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ TEXTS = ["One of the best films I have seen. A masterpiece, I loved it.", "Dull 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with live_server() as url:
+    with live_service() as url:
         yield url
 
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from image import Image
 
 REPO = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, str(REPO))  # the checks run as scripts; harness.py is shared with the tests
+import harness  # noqa: E402
+from harness import LOOPBACK as LOOPBACK  # noqa: E402 (re-exported: the checks import them here)
+from harness import free_port as free_port  # noqa: E402
+from harness import http as http  # noqa: E402
 
 
 class CheckFailed(Exception):
@@ -32,38 +31,12 @@ def check(condition: bool, what: str, detail: object = "") -> None:
     print(f"  ok  {what}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def http(method: str, url: str, body: object = None, timeout: float = 10) -> tuple[int, Any]:
-    """One request: the status and the body, decoded from JSON when it is JSON."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"content-type": "application/json"}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> float:
     """Seconds until GET url answers 200; a failure if the process exits or time runs out."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if process.poll() is not None:
-            raise CheckFailed(f"the server exited with {process.returncode} before it was ready")
-        with contextlib.suppress(OSError):
-            if http("GET", url, timeout=2)[0] == 200:
-                return time.monotonic() - start
-        time.sleep(0.2)
-    raise CheckFailed(f"{url} not ready within {timeout:.0f} s")
+    try:
+        return harness.wait_ready(url, process, timeout)
+    except harness.NotReady as e:
+        raise CheckFailed(str(e)) from e
 
 
 @contextlib.contextmanager

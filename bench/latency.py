@@ -1,7 +1,7 @@
 """Single-review serving cost of published models, side by side, to choose a model by measurement.
 
-    python -m training.latency                       # rnn2 and fasttext, models/ of the repo
-    python -m training.latency --models rnn2,ff,fasttext --runs 20000
+    python -m bench.latency                       # rnn2 and fasttext, models/ of the repo
+    python -m bench.latency --models rnn2,ff,fasttext --runs 20000
 
 Each model is loaded as the service loads it (service.registry: one intra-op thread, all graph
 optimisations) and timed on batches of one: onnxruntime alone on encoded ids; the tokenizer plus
@@ -13,13 +13,13 @@ busy machine slows them alike; the figures are medians, the ratios against the f
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from service.card import GOLDEN, GoldenSet
 from service.registry import SentimentModel, load_registry
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -79,7 +79,7 @@ def report(models: list[SentimentModel], table: dict[str, dict[str, float]]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.latency", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
     parser.add_argument("--models", default="rnn2,fasttext", help="comma-separated; first: base")
     parser.add_argument("--models-dir", type=Path, default=REPO_MODELS)
     parser.add_argument("--runs", type=int, default=10_000, help="timed runs per model and case")
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.models.split(",") if n]
     registry = load_registry(args.models_dir, names[0])
     models = [registry.get(n) for n in names]
-    golden = json.loads((models[0].path.parent / "golden.json").read_text(encoding="utf-8"))
-    reviews = [str(g["text"]) for g in golden]
+    golden = GoldenSet.validate_json((models[0].path.parent / GOLDEN).read_bytes())
+    reviews = [g.text for g in golden]
     print(f"median µs per single review, {args.runs:,} interleaved runs")
     print(report(models, measure(models, reviews, args.runs)))
     return 0
