@@ -37,11 +37,11 @@ install-dev: $(VENV)/.dev ## Create .venv with every extra (serve, train, dev)
 serve: $(VENV)/.serve ## Serve the committed models on HOST:PORT (127.0.0.1:8000) with WEB_CONCURRENCY workers
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --workers $(WEB_CONCURRENCY)
 
-# The page's end-to-end test drives Debian's Chromium (a test tool's own browser download is not
-# possible here); installed only when missing. CI runs as root on a fresh machine.
+# The page's end-to-end test needs a Chromium: the system's if there is one, else Debian's with apt
+# as root (CI), else Playwright's own download. Never fails: without a browser, only that test does.
 .PHONY: browser
-browser: ## Install Debian's chromium for the browser test, when /usr/bin/chromium is missing
-	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+browser: $(VENV)/.dev ## Find or install a Chromium for the browser test (apt as root, else playwright)
+	@$(BIN)/python scripts/browser.py
 
 .PHONY: test
 test: $(VENV)/.dev browser ## Run the whole test suite

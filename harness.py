@@ -1,5 +1,6 @@
 """What the tests, the benchmarks and the deploy checks share: a free port on loopback, one HTTP
-call, waiting for a server to be ready, and the service started as `python -m service`.
+call, waiting for a server to be ready, the service started as `python -m service`, and the
+Chromium of the browser test.
 
 Standard library only, so that every tier can import it (deploy/checks puts the repo on its path).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,3 +105,28 @@ def live_service(*flags: str, env: dict[str, str] | None = None) -> Iterator[str
         with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str | None:
+    """A Chromium for the browser test: the system's (Debian's `chromium`, ...) first, else the
+    one `playwright install chromium` downloaded; None if neither is there."""
+    for name in SYSTEM_CHROMIUMS:
+        if found := shutil.which(name):
+            return found
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as playwright:
+        path = playwright.chromium.executable_path
+    return path if Path(path).is_file() else None
+
+
+MISSING_CHROMIUM = (
+    "no Chromium for the browser test: install Debian's (`sudo apt-get install chromium`) or "
+    "Playwright's own (`.venv/bin/python -m playwright install chromium`); `make browser` "
+    "tries the first as root with apt, else the second"
+)

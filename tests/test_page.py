@@ -1,5 +1,6 @@
-"""The web page at /, end to end in headless Chromium (Debian's, installed by `make browser`)
-against the real server: type a review, click Analyze, read every model's score."""
+"""The web page at /, end to end in headless Chromium (the system's or Playwright's: `make browser`
+finds or installs one) against the real server: type a review, click Analyze, read every model's
+score."""
 
 from __future__ import annotations
 
@@ -7,18 +8,16 @@ import json
 import re
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from harness import live_service
+from harness import MISSING_CHROMIUM, find_chromium, live_service
 from service.routes.page import STATIC_DIR
 from tests.conftest import CHAPTER_MODELS, ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium calls Google's hosts at every start.
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -58,11 +57,12 @@ def server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # A failure, not a skip: `make test` installs Chromium first (`make browser`).
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run `make browser`"
+    # A failure, not a skip: a missing browser is a missing dependency.
+    chromium = find_chromium()
+    assert chromium is not None, MISSING_CHROMIUM
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
         )
         yield launched
         launched.close()
