@@ -18,7 +18,7 @@ from service.fastpath import PredictFastPath
 from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.registry import check_golden, load_registry
-from service.routes import compare, health, models, page, predict, v2
+from service.routes import compare, docs, health, models, page, predict, v2
 from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="A textbook chapter's IMDB models, served with onnxruntime.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # service.routes.docs serves Swagger UI from our own files
+        redoc_url=None,  # ReDoc loads from a CDN and fonts from Google: gone rather than blank
     )
     runtime = Runtime(settings)
     app.state.runtime = runtime
@@ -84,5 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare.router)
     app.include_router(v2.router)
     app.include_router(page.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app

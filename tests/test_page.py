@@ -185,3 +185,17 @@ def test_page_asks_for_the_api_key_of_a_protected_service(browser: Browser) -> N
         shown = analyze(page)
         assert set(CHAPTER_MODELS) <= set(shown)
         context.close()
+
+
+@pytest.mark.slow
+def test_docs_render_every_route_without_outside_requests(page: Page, server: str) -> None:
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/predict", "/predict/batch", "/compare", "/models"} <= paths
+    assert all(url.startswith(f"{server}/") for url in requested), requested
+    assert errors == []
