@@ -24,10 +24,15 @@ $(VENV)/.serve: requirements/serve.lock | $(BIN)/python
 	$(BIN)/pip install -q -r requirements/serve.lock
 	touch $@
 
-# Everything: serve + train + dev.
+# The load-test runner only (locust, aiohttp, matplotlib): no service, no TensorFlow.
+$(VENV)/.loadtest: requirements/loadtest.lock | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/loadtest.lock
+	touch $@
+
+# Everything: serve + train + dev (loadtest included).
 $(VENV)/.dev: requirements/dev.lock | $(BIN)/python
 	$(BIN)/pip install -q -r requirements/dev.lock
-	touch $@ $(VENV)/.serve
+	touch $@ $(VENV)/.serve $(VENV)/.loadtest
 
 .PHONY: install install-dev
 install: $(VENV)/.serve ## Create .venv with the serve extra only
@@ -94,7 +99,7 @@ USERS ?= 16
 DURATION ?= 30
 RATE ?=
 .PHONY: loadtest
-loadtest: $(VENV)/.dev ## Load-test URL with USERS for DURATION s (RATE=n: open loop); report in loadtest/reports/
+loadtest: $(VENV)/.loadtest ## Load-test URL with USERS for DURATION s (RATE=n: open loop); report in loadtest/reports/
 	$(BIN)/python -m loadtest.run --url $(URL) --users $(USERS) --duration $(DURATION) $(if $(RATE),--rate $(RATE))
 
 .PHONY: soak
@@ -117,6 +122,7 @@ lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra serve --extra train --extra dev --python-version 3.11 -o requirements/dev.lock
 	$(BIN)/uv pip compile pyproject.toml --extra serve --python-version 3.11 -c requirements/dev.lock -o requirements/serve.lock
+	$(BIN)/uv pip compile pyproject.toml --extra loadtest --python-version 3.11 -c requirements/dev.lock -o requirements/loadtest.lock
 
 .PHONY: clean
 clean: ## Remove caches (keeps .venv)
