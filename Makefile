@@ -124,6 +124,10 @@ lock: | $(BIN)/python ## Re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra serve --python-version 3.11 -c requirements/dev.lock -o requirements/serve.lock
 	$(BIN)/uv pip compile pyproject.toml --extra loadtest --python-version 3.11 -c requirements/dev.lock -o requirements/loadtest.lock
 
+.PHONY: docs
+docs: $(VENV)/.serve ## Rewrite the settings table of docs/operations.md from service/settings.py
+	$(BIN)/python scripts/settings_table.py
+
 .PHONY: clean
 clean: ## Remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -13,25 +13,18 @@ import sys
 import tempfile
 from typing import Any, get_args, get_origin
 
-from pydantic import AliasChoices, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import ValidationError
 
-from service.settings import Settings, get_settings
+from service.settings import Settings, env_names, get_settings
 
 # uvicorn and onnxruntime take seconds to import: they wait until the arguments are known good,
 # so that `--help` and a mistyped flag answer at once.
 
 
-def _env_names(name: str, field: FieldInfo) -> list[str]:
-    if isinstance(field.validation_alias, AliasChoices):
-        return [str(choice) for choice in field.validation_alias.choices]
-    return [f"SENTIMENT_{name.upper()}"]
-
-
 def _flag(loc: object) -> str:
     """The flag and variable a validation error is about."""
-    for name, field in Settings.model_fields.items():
-        names = _env_names(name, field)
+    for name in Settings.model_fields:
+        names = env_names(name)
         if str(loc).upper() in names or loc == name:
             return f"--{name.replace('_', '-')} ({names[0]})"
     return str(loc)
@@ -49,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
         default = "unset" if field.default is None else field.default
         if isinstance(default, list):
             default = json.dumps(default)
-        env = " or ".join(_env_names(name, field))
+        env = " or ".join(env_names(name))
         options: dict[str, Any] = {
             "dest": name,
             "default": argparse.SUPPRESS,
@@ -73,7 +66,7 @@ def environment(argv: list[str] | None) -> dict[str, str]:
     env = {}
     for name, value in flags.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        env[_env_names(name, Settings.model_fields[name])[0]] = text
+        env[env_names(name)[0]] = text
     return env
 
 

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
         return value.lower() if isinstance(value, str) else value
 
 
+def env_names(field: str) -> list[str]:
+    """The environment variables of a setting, the one that wins first."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"SENTIMENT_{field.upper()}"]
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
