@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2 as httpx
 import pytest
 
-from harness import live_service
+from harness import live_service, wait_until
 
 pytestmark = pytest.mark.slow
 HEADER_TIMEOUT_S = 1.0
@@ -98,9 +98,12 @@ def test_forty_dribbling_bodies_do_not_stop_anyone_else(server: str) -> None:
         b"Content-Length: 1000\r\n\r\n"
     )
 
+    started: list[int] = []
+
     def dribble() -> bytes:
         with connect(server) as sock:
             sock.sendall(head)
+            started.append(1)
             try:
                 for _ in range(int(BODY_TIMEOUT_S / 0.25) + 8):
                     sock.sendall(b" ")
@@ -111,7 +114,7 @@ def test_forty_dribbling_bodies_do_not_stop_anyone_else(server: str) -> None:
 
     with ThreadPoolExecutor(max_workers=40) as pool:
         dribblers = [pool.submit(dribble) for _ in range(40)]
-        time.sleep(0.5)  # every dribbler has sent its headers
+        wait_until(lambda: len(started) == 40, 30, "every dribbler sending its body")
         statuses = []
         with httpx.Client(base_url=server, timeout=10) as client:
             deadline = time.monotonic() + BODY_TIMEOUT_S - 1
