@@ -4,12 +4,14 @@ stays short."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from service.card import CARD, ModelCard
 from service.settings import Settings, env_names
@@ -55,3 +57,58 @@ def test_readme_stays_a_front_door() -> None:
     # What it is, the two commands, one example per endpoint family, models, links: the rest
     # belongs in docs/.
     assert len(README.splitlines()) <= 200
+
+
+def readme_examples() -> list[tuple[str, str, str]]:
+    """Each `curl ... -d '<body>'` of the README with the answer shown under it: (path, body,
+    the comment lines)."""
+    found = re.findall(
+        r"curl -s localhost:8000(/\S+)(?:(?!curl).)*?-d '([^']*)'\n((?:#[^\n]*\n)+)",
+        README,
+        flags=re.S,
+    )
+    return [(path, body, comment) for path, body, comment in found]
+
+
+PAIR = re.compile(r'"label":"(\w+)","score":([0-9.e-]+)')
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "shown"),
+    [e for e in readme_examples() if PAIR.search(e[2])],
+    ids=lambda v: v if isinstance(v, str) and v.startswith("/") else "",
+)
+def test_readme_examples_answer_what_the_readme_shows(
+    client: TestClient, path: str, body: str, shown: str
+) -> None:
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    answered = PAIR.findall(response.text)
+    rest = iter(answered)
+    for label, score in PAIR.findall(shown):
+        # Each shown pair is the next matching answer, its score as rounded in the README.
+        decimals = len(score.split(".")[1]) if "." in score else 0
+        assert any(
+            a_label == label and abs(float(a_score) - float(score)) <= 0.5 * 10**-decimals
+            for a_label, a_score in rest
+        ), (label, score, answered)
+
+
+def test_readme_error_example_answers_what_the_readme_shows(client: TestClient) -> None:
+    (path, body, shown), *_ = [e for e in readme_examples() if '"error"' in e[2]]
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 404
+    assert response.json() == json.loads(shown.removeprefix("# "))
+
+
+def test_readme_v2_example_answers_what_the_readme_shows(client: TestClient) -> None:
+    (path, body, shown), *_ = [e for e in readme_examples() if e[0].startswith("/v2/")]
+    response = client.post(path, content=body)
+    assert response.status_code == 200
+    score = re.search(r'"FP32","shape":\[1\],"data":\[([0-9.]+)\]', shown)
+    label = re.search(r'"BYTES","shape":\[1\],"data":\["(\w+)"\]', shown)
+    assert score is not None
+    assert label is not None
+    outputs = {o["name"]: o["data"][0] for o in response.json()["outputs"]}
+    assert outputs["label"] == label.group(1)
+    assert outputs["score"] == pytest.approx(float(score.group(1)), abs=5e-5)
