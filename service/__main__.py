@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import textwrap
 from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
@@ -30,13 +31,20 @@ def _flag(loc: object) -> str:
     return str(loc)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help lines wrapped at spaces only: a name such as Retry-After stays whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def parser() -> argparse.ArgumentParser:
     """One flag per setting, its help the setting's docstring."""
     p = argparse.ArgumentParser(
         prog="python -m service",
         usage="%(prog)s [-h] [--host HOST] [--port PORT] [--workers WORKERS] [--SETTING VALUE ...]",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     for name, field in Settings.model_fields.items():
         default = "unset" if field.default is None else field.default
