@@ -67,6 +67,14 @@ format: $(VENV)/.dev ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The generated code is committed; its messages go to a descriptor pool of their own (see
+# service/protos/__init__.py), hence the sed.
+PROTO := service/protos/grpc_predict_v2.proto
+.PHONY: protos
+protos: $(VENV)/.dev ## Regenerate the gRPC code in service/protos/ from the vendored .proto (grpcio-tools)
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
+	sed -i 's/_descriptor_pool\.Default()\.AddSerializedFile/_descriptor_pool.DescriptorPool().AddSerializedFile/' $(PROTO:.proto=_pb2.py)
+
 .PHONY: train
 train: $(VENV)/.dev ## Train, evaluate and export every model (the four chapter models and fasttext) into models/ (data: DATA)
 	$(BIN)/python -m training --data $(DATA) --out models

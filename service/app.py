@@ -15,6 +15,7 @@ from service.batching import MicroBatcher
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
 from service.fastpath import PredictFastPath
+from service.grpc_api import GrpcServer
 from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.registry import check_golden, load_registry
@@ -23,8 +24,11 @@ from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
 from service.shutdown import install_drain_on_sigterm
+from service.tracing import start_provider
 
 log = logging.getLogger(__name__)
+# As uvicorn's own timeout_graceful_shutdown (service/__main__.py).
+GRPC_GRACE_S = 30.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,12 +52,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for name, model in registry.models.items()
         }
         check_golden(registry, settings.golden_tolerance)
+        tracer_provider = start_provider(settings.otlp_endpoint)
+        if tracer_provider is not None:
+            runtime.tracer = tracer_provider.get_tracer("service")
+        grpc_server = GrpcServer(runtime, app.version) if settings.grpc_port else None
+        if grpc_server is not None:
+            await grpc_server.start()
         restore_sigterm = install_drain_on_sigterm(runtime, settings.drain_seconds)
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
         runtime.shutting_down = True
+        if grpc_server is not None:  # new RPCs refused, those in flight finish
+            await grpc_server.stop(GRPC_GRACE_S)
         registry.ready = False
         restore_sigterm()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # exports the spans still buffered
 
     app = FastAPI(
         title="IMDB sentiment",
@@ -80,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["content-type", "x-api-key", "x-request-id"],
             expose_headers=["x-request-id", "server-timing"],
         )
-    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     for router in (predict.router, models.router, health.router, metrics_route.router):
         app.include_router(router)
     app.include_router(compare.router)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
+from opentelemetry.trace import Tracer
 
 from service.admission import AdmissionController
 from service.batching import MicroBatcher
@@ -29,6 +30,8 @@ class Runtime:
     cpu: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
     """Heavy work (batches, comparisons, explanations, v2) runs in a thread, one at a time."""
     shutting_down: bool = False
+    tracer: Tracer | None = None
+    """Set while tracing is on (service/tracing.py)."""
     explaining: int = 0
     """Explain requests admitted and not yet answered (capped by `max_explain_in_flight`)."""
     batcher_admission: AdmissionController = field(init=False)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from starlette.requests import Request
 from starlette.types import Scope
 
-from service import metrics
+from service import metrics, tracing
 from service.admission import RETRY_AFTER
 from service.batching import DeadlineExceeded
 from service.dependencies import Runtime
@@ -111,21 +111,22 @@ def queue_terms(request: Request, settings: Settings) -> QueueTerms:
     )
 
 
-async def score_one(
+async def score_text(
     runtime: Runtime,
     model: SentimentModel,
     text: str,
     deadline_s: float | None = None,
     ready_at: float | None = None,
-) -> tuple[bytes, dict[str, float]]:
-    """One review through its model's micro-batcher: the JSON response body, and the durations
-    of tokenizing, waiting for the batch and inference (for Server-Timing)."""
+) -> tuple[float, dict[str, float]]:
+    """One review through its model's micro-batcher, if admission lets it in: its score, and the
+    durations of tokenizing, waiting for the batch and inference (for Server-Timing)."""
     admission = runtime.batcher_admission
     refusal = admission.refusal()
     if refusal is not None:
         raise refusal
     start = time.perf_counter()
-    ids, truncated = encode_window(text, model.vocabulary, model.input_length)
+    with tracing.span("tokenize", {tracing.MODEL: model.name, tracing.TEXT_CHARS: len(text)}):
+        ids, truncated = encode_window(text, model.vocabulary, model.input_length)
     tokenized = time.perf_counter()
     record_inputs(model, [text], ids[None, :], [truncated])
     admission.in_flight += 1
@@ -136,8 +137,26 @@ async def score_one(
         raise DeadlinePassed() from None
     finally:
         admission.in_flight -= 1
-    body = {"model": model.name, "label": label_of(score), "score": score}
+    tracing.record_waits(
+        batch.queue_s,
+        batch.inference_s,
+        {tracing.MODEL: model.name, tracing.BATCH_SIZE: batch.batch_size},
+    )
     timing = {"tokenize": tokenized - start, "queue": batch.queue_s, "inference": batch.inference_s}
+    return score, timing
+
+
+async def score_one(
+    runtime: Runtime,
+    model: SentimentModel,
+    text: str,
+    deadline_s: float | None = None,
+    ready_at: float | None = None,
+) -> tuple[bytes, dict[str, float]]:
+    """One review through its model's micro-batcher: the JSON response body, and the durations
+    of tokenizing, waiting for the batch and inference (for Server-Timing)."""
+    score, timing = await score_text(runtime, model, text, deadline_s, ready_at)
+    body = {"model": model.name, "label": label_of(score), "score": score}
     return json.dumps(body, separators=(",", ":")).encode(), timing
 
 
@@ -188,14 +207,26 @@ class ClientGone(ServiceError):
         super().__init__("the client closed the connection before its turn")
 
 
+def score_rows(model: SentimentModel, ids: npt.NDArray[np.int32]) -> list[float]:
+    """Scores of rows of ids, in one onnxruntime call."""
+    start = time.perf_counter()
+    with tracing.span("inference", {tracing.MODEL: model.name, tracing.BATCH_SIZE: len(ids)}):
+        scores = model.score_ids(ids)
+    metrics.observe_batch(model.name, len(ids), time.perf_counter() - start)
+    return list(scores.tolist())
+
+
 def score_texts(model: SentimentModel, texts: Sequence[str]) -> list[float]:
     """Scores of many texts, in one onnxruntime call."""
-    ids, cut = encode_batch_window(texts, model.vocabulary, model.input_length)
+    attributes: tracing.Attributes = {
+        tracing.MODEL: model.name,
+        tracing.BATCH_SIZE: len(texts),
+        tracing.TEXT_CHARS: sum(len(t) for t in texts),
+    }
+    with tracing.span("tokenize", attributes):
+        ids, cut = encode_batch_window(texts, model.vocabulary, model.input_length)
     record_inputs(model, texts, ids, cut)
-    start = time.perf_counter()
-    scores = model.score_ids(ids)
-    metrics.observe_batch(model.name, len(texts), time.perf_counter() - start)
-    return list(scores.tolist())
+    return score_rows(model, ids)
 
 
 def batch_json(model: SentimentModel, texts: Sequence[str]) -> bytes:

@@ -12,7 +12,8 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import metrics
+from service import metrics, tracing
+from service.dependencies import Runtime
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -34,8 +35,9 @@ def server_timing(timing: dict[str, float], total_s: float) -> bytes:
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,13 +65,23 @@ class ObservabilityMiddleware:
             await send(message)
 
         metrics.IN_FLIGHT.inc()
+        tracer = self.runtime.tracer
+        span = None
         try:
-            await self.app(scope, receive, send_with_headers)
+            if tracer is None:
+                await self.app(scope, receive, send_with_headers)
+            else:
+                carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+                name = f"{scope['method']} {scope['path']}"
+                with tracing.request_span(tracer, name, carrier) as span:
+                    await self.app(scope, receive, send_with_headers)
         finally:
             metrics.IN_FLIGHT.dec()
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
             model = state.get("model", "")
+            if span is not None:
+                span.set_attributes({"http.response.status_code": status, tracing.MODEL: model})
             metrics.requests_child(route, scope["method"], str(status), model).inc()
             metrics.latency_child(route).observe(elapsed)
             access_log.info(

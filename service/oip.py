@@ -28,7 +28,15 @@ from pydantic import (
     model_validator,
 )
 
-from service.inference import label_of
+from service.dependencies import Runtime
+from service.inference import (
+    QueueTerms,
+    label_of,
+    run_cpu,
+    score_rows,
+    score_text,
+    score_texts,
+)
 from service.registry import SentimentModel
 from service.schemas import few_fields
 from service.settings import Settings
@@ -203,19 +211,50 @@ def _ids(tensor: RequestInput, model: SentimentModel, settings: Settings) -> npt
     return np.array(ids, dtype=np.int32).reshape(tensor.shape)
 
 
-def decode_input(
-    request: InferenceRequest, model: SentimentModel, settings: Settings
-) -> npt.NDArray[np.int32]:
-    """The ids to score, shape (N, input length), from the request's one input."""
+def _one_input(request: InferenceRequest) -> RequestInput:
     if len(request.inputs) != 1:
         names = [t.name for t in request.inputs]
         raise V2Error(f"send exactly one input, either 'text' or 'input_ids', not {names}")
     (tensor,) = request.inputs
+    if tensor.name not in ("text", "input_ids"):
+        raise V2Error(f"unknown input {tensor.name!r}; the inputs are 'text' and 'input_ids'")
+    return tensor
+
+
+def decode_input(
+    request: InferenceRequest, model: SentimentModel, settings: Settings
+) -> npt.NDArray[np.int32]:
+    """The ids to score, shape (N, input length), from the request's one input."""
+    tensor = _one_input(request)
     if tensor.name == "text":
         return model.encode(_texts(tensor, settings))
-    if tensor.name == "input_ids":
-        return _ids(tensor, model, settings)
-    raise V2Error(f"unknown input {tensor.name!r}; the inputs are 'text' and 'input_ids'")
+    return _ids(tensor, model, settings)
+
+
+def _score_request(
+    request: InferenceRequest, model: SentimentModel, settings: Settings
+) -> list[float]:
+    tensor = _one_input(request)
+    if tensor.name == "text":
+        return score_texts(model, _texts(tensor, settings))
+    return score_rows(model, _ids(tensor, model, settings))
+
+
+async def infer_scores(
+    runtime: Runtime, model: SentimentModel, request: InferenceRequest, terms: QueueTerms
+) -> list[float]:
+    """The scores of an infer request, REST or gRPC, on the dataplane of /predict: one text goes
+    through the model's micro-batcher as POST /predict does; anything else is decoded and scored in
+    one onnxruntime call on the CPU queue (`run_cpu`), as /predict/batch is. Each asks its own
+    queue's admission control."""
+    tensor = _one_input(request)
+    if tensor.name == "text" and tensor.shape == [1]:
+        (text,) = _texts(tensor, runtime.settings)
+        score, _ = await score_text(runtime, model, text, terms["deadline_s"], terms["ready_at"])
+        return [score]
+    return await run_cpu(
+        runtime, partial(_score_request, request, model, runtime.settings), **terms
+    )
 
 
 def encode_outputs(request: InferenceRequest, scores: list[float]) -> list[ResponseOutput]:

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     """If set, every route but health, metrics, docs and the page needs it in `X-API-Key`."""
     cors_origins: list[str] = []
     """Origins allowed to call the API from a browser (JSON list); empty: CORS off."""
+    grpc_port: int = Field(8001, ge=0, le=65535)
+    """Port of the Open Inference Protocol's gRPC API, served by each worker beside HTTP; 0: off."""
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SENTIMENT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    """Base URL of an OTLP/HTTP collector (`OTEL_EXPORTER_OTLP_ENDPOINT`, OpenTelemetry's own
+    variable); set: traces of each request are exported there. Unset: tracing off."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the service and uvicorn."""
     log_format: Literal["json", "text"] = "json"

@@ -18,6 +18,10 @@ from service.settings import Settings
 if TYPE_CHECKING:
     from training.data import Reviews
 
+# Apps and servers started by tests serve gRPC only when a test asks for it, on a port of its own:
+# the default, 8001, may be taken on a shared machine.
+os.environ.setdefault("SENTIMENT_GRPC_PORT", "0")
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 DATA = Path(os.environ.get("IMDB_DATA", ROOT.parent / "shared" / "data" / "imdb"))

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from service.dependencies import RegistryDep, Runtime, RuntimeDep
 from service.errors import ServiceError
-from service.inference import queue_terms, run_cpu
+from service.inference import queue_terms
 from service.oip import (
     InferenceRequest,
     InferenceResponse,
@@ -25,8 +25,8 @@ from service.oip import (
     ServerMetadata,
     V2Error,
     V2ErrorBody,
-    decode_input,
     encode_outputs,
+    infer_scores,
     model_metadata,
 )
 
@@ -128,12 +128,7 @@ async def infer(
     outputs `score` (FP32, [N], the probability of a positive review) and `label` (BYTES, [N])."""
     model = registry.get(name)
     runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
-    scores: list[float] = await run_cpu(
-        runtime,
-        lambda: model.score_ids(decode_input(body, model, settings)).tolist(),
-        **queue_terms(request, settings),
-    )
+    scores = await infer_scores(runtime, model, body, queue_terms(request, runtime.settings))
     return InferenceResponse(
         model_name=model.name,
         id=body.id if body.id is not None else uuid.uuid4().hex,
