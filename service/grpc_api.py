@@ -86,6 +86,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:  # noqa: N802
         carrier = dict(context.invocation_metadata() or ())
+        metrics.IN_FLIGHT.inc()
         with tracing.request_span(self.runtime.tracer, "ModelInfer", carrier) as span:
             status = "OK"
             try:
@@ -94,6 +95,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 status = (context.code() or grpc.StatusCode.UNKNOWN).name
                 raise
             finally:
+                metrics.IN_FLIGHT.dec()
                 metrics.requests_child(f"/{SERVICE}/ModelInfer", "grpc", status, "").inc()
 
     async def _infer(self, request: pb.ModelInferRequest, context: Any, span: Any) -> Any:

@@ -1,0 +1,110 @@
+"""The gRPC server as deployed: `python -m service` with two workers sharing the gRPC port
+(SO_REUSEPORT), and SIGTERM letting the RPCs in flight finish while new ones are refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+import pytest
+import tritonclient.grpc as tc
+from tritonclient.utils import InferenceServerException
+
+from tests.conftest import ROOT
+from tests.test_server import free_port
+
+pytestmark = pytest.mark.slow
+
+BOUND = "gRPC (Open Inference Protocol) on port"
+
+
+def big_batch() -> tc.InferInput:
+    """1,000 reviews of ~9,500 characters: about half a second of work for fasttext."""
+    texts = [f"a good film and a bad plot {i} ".encode() * 330 for i in range(1000)]
+    tensor = tc.InferInput("text", [len(texts)], "BYTES")
+    tensor.set_data_from_numpy(np.array(texts, dtype=np.object_))
+    return tensor
+
+
+def in_flight(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    (line,) = [x for x in text.splitlines() if x.startswith("sentiment_requests_in_flight ")]
+    return float(line.split()[1])
+
+
+def wait_for_an_rpc_in_flight(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while in_flight(url) < 2:  # the scrape itself is one
+        assert time.monotonic() < deadline, "no RPC reached the server"
+        time.sleep(0.02)
+
+
+def test_two_workers_share_the_port_and_sigterm_finishes_rpcs_in_flight() -> None:
+    http_port, grpc_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PORT": str(http_port),
+        "WEB_CONCURRENCY": "2",
+        "SENTIMENT_GRPC_PORT": str(grpc_port),
+        "SENTIMENT_LOG_FORMAT": "text",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(server.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while sum(BOUND in line for line in lines) < 2:  # each worker binds the same port
+            assert server.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        address = f"127.0.0.1:{grpc_port}"
+        with tc.InferenceServerClient(address) as triton:
+            assert triton.is_server_ready()
+        batch = big_batch()
+
+        def infer() -> float | str:
+            """When the RPC finished, or how it was refused."""
+            with tc.InferenceServerClient(address) as client:
+                try:
+                    client.infer("fasttext", [batch], client_timeout=60)
+                except InferenceServerException as e:
+                    return str(e.status())
+                return time.monotonic()
+
+        with ThreadPoolExecutor(4) as pool:
+            calls = [pool.submit(infer) for _ in range(4)]
+            wait_for_an_rpc_in_flight(f"http://127.0.0.1:{http_port}")
+            terminated = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            outcomes = [c.result(timeout=90) for c in calls]
+        # Each RPC either finished, or came after SIGTERM and was refused as UNAVAILABLE.
+        finished = [t for t in outcomes if isinstance(t, float)]
+        refused = [s for s in outcomes if isinstance(s, str)]
+        assert set(refused) <= {str(grpc.StatusCode.UNAVAILABLE)}, outcomes
+        assert finished, outcomes
+        assert max(finished) > terminated, outcomes  # in flight at SIGTERM
+        with (
+            pytest.raises(InferenceServerException) as late,
+            tc.InferenceServerClient(address) as client,
+        ):
+            client.infer("fasttext", [batch], client_timeout=10)
+        assert late.value.status() == str(grpc.StatusCode.UNAVAILABLE)
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        reader.join(timeout=10)
+        server.stderr.close()  # type: ignore[union-attr]
