@@ -97,6 +97,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             finally:
                 metrics.IN_FLIGHT.dec()
                 metrics.requests_child(f"/{SERVICE}/ModelInfer", "grpc", status, "").inc()
+                if span is not None:
+                    span.set_attribute("rpc.grpc.status_code", status)
 
     async def _infer(self, request: pb.ModelInferRequest, context: Any, span: Any) -> Any:
         await self._authorize(context)

@@ -66,7 +66,6 @@ class ObservabilityMiddleware:
 
         metrics.IN_FLIGHT.inc()
         tracer = self.runtime.tracer
-        span = None
         try:
             if tracer is None:
                 await self.app(scope, receive, send_with_headers)
@@ -74,14 +73,18 @@ class ObservabilityMiddleware:
                 carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
                 name = f"{scope['method']} {scope['path']}"
                 with tracing.request_span(tracer, name, carrier) as span:
-                    await self.app(scope, receive, send_with_headers)
+                    try:
+                        await self.app(scope, receive, send_with_headers)
+                    finally:
+                        assert span is not None
+                        span.set_attribute("http.response.status_code", status)
+                        if "model" in state:
+                            span.set_attribute(tracing.MODEL, state["model"])
         finally:
             metrics.IN_FLIGHT.dec()
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
             model = state.get("model", "")
-            if span is not None:
-                span.set_attributes({"http.response.status_code": status, tracing.MODEL: model})
             metrics.requests_child(route, scope["method"], str(status), model).inc()
             metrics.latency_child(route).observe(elapsed)
             access_log.info(
