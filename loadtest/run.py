@@ -2,11 +2,14 @@
 
     python -m loadtest.run --url http://127.0.0.1:8000 --users 16 --duration 30
     python -m loadtest.run --url http://127.0.0.1:8000 --rate 500 --duration 30   # open loop
+    python -m loadtest.run --url http://127.0.0.1:8000 --grpc 127.0.0.1:8001 [--rate 500]
 
 Closed loop (default) runs locust with loadtest/locustfile.py: each user waits for its answer
 before sending again, so an overloaded server slows the clients down. Open loop sends at a fixed
 arrival rate whatever the answers, and times each request from when it was due, so tail latency
 under overload is reported honestly instead of hidden by waiting clients.
+With --grpc the same mix goes to the gRPC server as ModelInfer calls (loadtest/grpc_mix.py;
+--url still names the HTTP side, for the list of models), closed or open loop as above.
 Writes report.md, report.json and report.png into --out.
 """
 
@@ -150,9 +153,13 @@ async def send_open_loop(url: str, calls: list[Call], rate: float) -> list[Sent]
     return results
 
 
-async def _mixed_calls(url: str, count: int) -> list[Call]:
+async def _models(url: str) -> list[str]:
     async with aiohttp.ClientSession(url) as session, session.get("/models") as response:
-        models = [m["name"] for m in (await response.json())["models"]] or CHAPTER_MODELS
+        return [m["name"] for m in (await response.json())["models"]] or CHAPTER_MODELS
+
+
+async def _mixed_calls(url: str, count: int) -> list[Call]:
+    models = await _models(url)
     rng = random.Random(0)
     return [next_call(rng, models) for _ in range(count)]
 
@@ -160,6 +167,32 @@ async def _mixed_calls(url: str, count: int) -> list[Call]:
 def run_open(url: str, rate: float, duration_s: int) -> dict[str, Any]:
     calls = asyncio.run(_mixed_calls(url, int(rate * duration_s)))
     results = asyncio.run(send_open_loop(url, calls, rate))
+    extra = {"rate": rate, "duration_s": duration_s}
+    return summarize(results, "open loop (fixed arrival rate)", url, extra)
+
+
+def run_grpc(
+    url: str, target: str, users: int, rate: float | None, duration_s: int
+) -> dict[str, Any]:
+    """The same mix as ModelInfer calls to the gRPC server at `target` (host:port)."""
+    from loadtest import grpc_mix  # grpc only when asked for
+
+    models = asyncio.run(_models(url))
+    rng = random.Random(0)
+    default = models[0]
+    if rate:
+        calls = [next_call(rng, models) for _ in range(int(rate * duration_s))]
+        results = asyncio.run(grpc_mix.open_loop(target, calls, rate, default))
+        extra: dict[str, Any] = {"rate": rate, "duration_s": duration_s}
+        return summarize(results, "gRPC ModelInfer, open loop", f"grpc://{target}", extra)
+    loop = grpc_mix.closed_loop(target, users, duration_s, lambda: next_call(rng, models), default)
+    results = asyncio.run(loop)
+    extra = {"users": users, "duration_s": duration_s}
+    return summarize(results, "gRPC ModelInfer, closed loop", f"grpc://{target}", extra)
+
+
+def summarize(results: list[Sent], mode: str, url: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Counts, throughput and latency percentiles, overall, by kind and second by second."""
     due = np.array([r.due for r in results])
     latency_ms = np.array([r.latency for r in results]) * 1000
     refused = np.array([r.refused for r in results])
@@ -190,10 +223,9 @@ def run_open(url: str, rate: float, duration_s: int) -> dict[str, Any]:
             )
     span = float(due.max() + latency_ms[np.argmax(due)] / 1000) if len(due) else 1.0
     return {
-        "mode": "open loop (fixed arrival rate)",
+        "mode": mode,
         "url": url,
-        "rate": rate,
-        "duration_s": duration_s,
+        **extra,
         "requests": len(results),
         "failures": int((~ok).sum()),
         "refused": int(refused.sum()),
@@ -218,11 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="open loop: requests per second")
     parser.add_argument("--duration", type=int, default=30, help="seconds")
     parser.add_argument(
+        "--grpc", metavar="HOST:PORT", help="send the mix to this gRPC server (ModelInfer)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=HERE / "reports" / time.strftime("%Y%m%d-%H%M%S")
     )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.rate:
+    if args.grpc:
+        result = run_grpc(args.url, args.grpc, args.users, args.rate, args.duration)
+    elif args.rate:
         result = run_open(args.url, args.rate, args.duration)
     else:
         result = run_closed(args.url, args.users, args.duration, args.out)

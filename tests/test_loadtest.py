@@ -9,16 +9,19 @@ from typing import Any
 
 import pytest
 
-from harness import live_service
+from harness import free_port, live_service
 from loadtest.mix import BAD_INPUTS, REVIEWS, is_refusal
 from loadtest.run import main
 
 pytestmark = pytest.mark.slow
 
 
+GRPC_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    with live_service() as running:
+    with live_service(env={"SENTIMENT_GRPC_PORT": str(GRPC_PORT)}) as running:
         yield running
 
 
@@ -58,3 +61,11 @@ def test_open_loop_at_a_fixed_rate(url: str, tmp_path: Path) -> None:
     assert main(["--url", url, "--rate", "60", "--duration", "3", "--out", str(tmp_path)]) == 0
     report = check_report(tmp_path)
     assert report["requests"] == 180
+
+
+def test_the_mix_over_grpc_closed_and_open_loop(url: str, tmp_path: Path) -> None:
+    target = ["--url", url, "--grpc", f"127.0.0.1:{GRPC_PORT}", "--duration", "3"]
+    assert main([*target, "--users", "4", "--out", str(tmp_path / "closed")]) == 0
+    assert check_report(tmp_path / "closed")["mode"] == "gRPC ModelInfer, closed loop"
+    assert main([*target, "--rate", "60", "--out", str(tmp_path / "open")]) == 0
+    assert check_report(tmp_path / "open")["requests"] == 180
