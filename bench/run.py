@@ -18,11 +18,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,8 @@ from training.data import find_dataset, read_dataset
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench"
 SERVER_CPU, CLIENT_CPU = "0", "1"
+GRPC = "service over gRPC (ModelInfer, Python client)"
+TRACED = "service, tracing on (OTLP/HTTP)"
 JSON = {"content-type": "application/json"}
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -101,6 +105,48 @@ def wrk(url: str, body: Path, connections: int, seconds: float) -> Load:
     )
 
 
+def grpc_load(target: str, review: str, connections: int, seconds: float) -> Load:
+    """bench/grpc_load.py, pinned to the client's core as wrk is."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as text:
+        text.write(review)
+    command = ["taskset", "-c", CLIENT_CPU, sys.executable, "-m", "bench.grpc_load", target]
+    options = ["--text-file", text.name, "--connections", str(connections)]
+    out = subprocess.run(
+        [*command, *options, "--seconds", str(seconds)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    os.unlink(text.name)
+    return Load(**json.loads(out))
+
+
+class _Sink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that accepts every export and keeps nothing."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def otlp_sink() -> Iterator[str]:
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sink.server_address[1]}"
+    finally:
+        sink.shutdown()
+        sink.server_close()
+
+
 @contextmanager
 def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
     """Start `python -m service` or a baseline (`kind`); yield (url, start-to-ready s, pid)."""
@@ -111,6 +157,7 @@ def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "SENTIMENT_LOG_LEVEL": "warning",
+        "SENTIMENT_GRPC_PORT": "0",  # unless a variant asks: 8001 may be taken
         **env,
     }
     started = time.monotonic()
@@ -168,21 +215,30 @@ def median_us(fn: Any, repeat: int) -> float:
 
 
 def single_review_throughput(tmp: Path, review: str, seconds: float, rounds: int) -> dict[str, Any]:
-    """(a) and (c): POST /predict (rnn2, one worker, 16 connections) against the baselines."""
+    """(a) and (c): POST /predict (rnn2, one worker, 16 connections) against the baselines, and
+    the same review over gRPC (ModelInfer) and with tracing on."""
     body = write_body(tmp / "single.json", {"text": review, "model": "rnn2"})
-    variants = {
-        "noop FastAPI endpoint": ("noop", {}),
-        "service": ("service", {}),
-        "service, fast path off": ("service", {"SENTIMENT_FAST_PATH": "false"}),
-        "service, micro-batching off": ("service", {"SENTIMENT_BATCH_MAX_SIZE": "1"}),
-        "service, batch delay 1 ms": ("service", {"SENTIMENT_BATCH_MAX_DELAY_MS": "1"}),
-    }
-    runs: dict[str, list[Load]] = {name: [] for name in variants}
-    for _ in range(rounds):  # interleaved, so drift in the machine hits every variant alike
-        for name, (kind, env) in variants.items():
-            with server(kind, **env) as (url, _, _pid):
-                wrk(f"{url}/predict", body, 16, 1)  # warm-up
-                runs[name].append(wrk(f"{url}/predict", body, 16, seconds))
+    grpc_port = str(free_port())
+    with otlp_sink() as collector:
+        variants = {
+            "noop FastAPI endpoint": ("noop", {}),
+            "service": ("service", {}),
+            "service, fast path off": ("service", {"SENTIMENT_FAST_PATH": "false"}),
+            "service, micro-batching off": ("service", {"SENTIMENT_BATCH_MAX_SIZE": "1"}),
+            "service, batch delay 1 ms": ("service", {"SENTIMENT_BATCH_MAX_DELAY_MS": "1"}),
+            GRPC: ("service", {"SENTIMENT_GRPC_PORT": grpc_port}),
+            TRACED: ("service", {"OTEL_EXPORTER_OTLP_ENDPOINT": collector}),
+        }
+        runs: dict[str, list[Load]] = {name: [] for name in variants}
+        for _ in range(rounds):  # interleaved, so drift in the machine hits every variant alike
+            for name, (kind, env) in variants.items():
+                with server(kind, **env) as (url, _, _pid):
+                    if name == GRPC:
+                        target = f"127.0.0.1:{grpc_port}"
+                        runs[name].append(grpc_load(target, review, 16, seconds))
+                        continue
+                    wrk(f"{url}/predict", body, 16, 1)  # warm-up
+                    runs[name].append(wrk(f"{url}/predict", body, 16, seconds))
     with server("keras") as (url, _, _pid):
         for _ in range(3):  # Keras traces its predict function on first use
             post_once(url, "/predict", body.read_bytes())
@@ -350,6 +406,11 @@ def report(results: dict[str, Any]) -> str:
         f"- (a) service / no-op throughput: **{ours['rps'] / noop['rps']:.2f}** (goal >= 0.80)",
         f"- (c) service / Keras-in-FastAPI throughput: **{ours['rps'] / keras['rps']:.1f}x** "
         "(goal >= 20x)",
+        f"- gRPC / REST throughput: **{single[GRPC]['rps'] / ours['rps']:.2f}** (the gRPC load "
+        "comes from a Python asyncio client, bench/grpc_load.py, against wrk for REST: on one "
+        "client core it may be the client that limits the figure)",
+        f"- tracing on / off throughput: **{single[TRACED]['rps'] / ours['rps']:.2f}** (every "
+        "request traced and exported to a local OTLP/HTTP sink)",
     ]
     batch = results["batch"]
     lines += [

@@ -181,8 +181,10 @@ class GrpcServer:
     def __init__(self, runtime: Runtime, version: str) -> None:
         settings = runtime.settings
         options = [
-            # Several workers share the port; one alone must fail on a port already taken.
-            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+            # The workers of one server share the port, the kernel spreading connections among
+            # them (so do single-worker replicas run side by side on one host, as check-deploy
+            # does). Only processes of the same user can share a port so.
+            ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", settings.max_body_bytes),
         ]
         self.server = grpc.aio.server(options=options)
