@@ -406,9 +406,9 @@ def report(results: dict[str, Any]) -> str:
         f"- (a) service / no-op throughput: **{ours['rps'] / noop['rps']:.2f}** (goal >= 0.80)",
         f"- (c) service / Keras-in-FastAPI throughput: **{ours['rps'] / keras['rps']:.1f}x** "
         "(goal >= 20x)",
-        f"- gRPC / REST throughput: **{single[GRPC]['rps'] / ours['rps']:.2f}** (the gRPC load "
-        "comes from a Python asyncio client, bench/grpc_load.py, against wrk for REST: on one "
-        "client core it may be the client that limits the figure)",
+        f"- gRPC / REST throughput: **{single[GRPC]['rps'] / ours['rps']:.2f}** (ModelInfer "
+        "with the same review, tritonclient's raw encoding; the load comes from "
+        "bench/grpc_load.py, a Python asyncio client, as no gRPC load generator is packaged)",
         f"- tracing on / off throughput: **{single[TRACED]['rps'] / ours['rps']:.2f}** (every "
         "request traced and exported to a local OTLP/HTTP sink)",
     ]

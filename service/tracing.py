@@ -29,6 +29,7 @@ TEXT_CHARS = "sentiment.text_chars"
 Attributes = dict[str, str | int]
 _TRACER: ContextVar[Tracer | None] = ContextVar("tracer", default=None)
 _PROPAGATOR = TraceContextTextMapPropagator()
+_OFF: AbstractContextManager[None] = nullcontext()  # reusable: the cheapest "no span"
 
 
 def start_provider(endpoint: str | None) -> TracerProvider | None:
@@ -72,7 +73,7 @@ def span(name: str, attributes: Attributes) -> AbstractContextManager[object]:
     """A child span of the current request's, or nothing while tracing is off."""
     tracer = _TRACER.get()
     if tracer is None:
-        return nullcontext()
+        return _OFF
     return tracer.start_as_current_span(name, attributes=attributes)
 
 
