@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from service.oip import InferenceRequest, RequestInput, RequestOutput, ResponseOutput, V2Error
 from service.protos import grpc_predict_v2_pb2 as pb
@@ -75,12 +76,18 @@ def _raw_of(request: pb.ModelInferRequest) -> list[bytes | None]:
 
 def to_rest(request: pb.ModelInferRequest) -> InferenceRequest:
     """The REST form of an infer request, values decoded, for the REST checks to judge."""
-    inputs = [
-        RequestInput(name=t.name, shape=list(t.shape), datatype=t.datatype, data=_values(t, raw))
-        for t, raw in zip(request.inputs, _raw_of(request), strict=True)
-    ]
-    outputs = [RequestOutput(name=o.name) for o in request.outputs] or None
-    return InferenceRequest(id=request.id or None, inputs=inputs, outputs=outputs)
+    raws = _raw_of(request)
+    try:
+        inputs = [
+            RequestInput(name=t.name, shape=list(t.shape), datatype=t.datatype, data=_values(t, r))
+            for t, r in zip(request.inputs, raws, strict=True)
+        ]
+        outputs = [RequestOutput(name=o.name) for o in request.outputs] or None
+        return InferenceRequest(id=request.id or None, inputs=inputs, outputs=outputs)
+    except ValidationError as e:  # the REST schema's own caps (request id, counts of tensors)
+        error = e.errors()[0]
+        where = ".".join(str(p) for p in error.get("loc", ())) or "request"
+        raise V2Error(f"{where}: {error.get('msg', 'invalid')}") from None
 
 
 def to_response(

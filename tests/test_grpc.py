@@ -23,7 +23,6 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from tritonclient.utils import InferenceServerException
 
-from service.admission import Admission
 from service.app import create_app
 from service.grpc_tensors import join_bytes
 from service.protos import grpc_predict_v2_pb2 as pb
@@ -159,12 +158,17 @@ def test_health_follows_readiness_and_overload_is_shed_like_http(
         request = health_pb2.HealthCheckRequest(service=service)
         assert health.Check(request, timeout=5).status == serving
     text = text_input(TEXTS)
-    runtime.admission = Admission(0)  # every request refused, HTTP and gRPC alike
+    queues = (runtime.batcher_admission, runtime.cpu_admission)
+    for queue in queues:  # every request refused, HTTP and gRPC alike
+        queue.max_in_flight = 0
     try:
-        assert code_of(lambda: triton.infer("rnn2", [text])) == grpc.StatusCode.RESOURCE_EXHAUSTED
+        exhausted = grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert code_of(lambda: triton.infer("rnn2", [text_input(TEXTS[:1])])) == exhausted
+        assert code_of(lambda: triton.infer("rnn2", [text])) == exhausted
         assert client.post("/predict", json={"text": TEXTS[0]}).status_code == 503
     finally:
-        runtime.admission = Admission(runtime.settings.max_in_flight)
+        for queue in queues:
+            queue.max_in_flight = runtime.settings.max_in_flight
     runtime.shutting_down = True  # as on SIGTERM
     try:
         assert not triton.is_server_ready()
