@@ -30,7 +30,7 @@ def infer_request(model: str, text: str) -> bytes:
     request = pb.ModelInferRequest(model_name=model)
     request.inputs.add(name="text", datatype="BYTES", shape=[1])
     request.raw_input_contents.append(join_bytes([text.encode()]))
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 async def drive(target: str, body: bytes, connections: int, seconds: float) -> dict[str, float]:

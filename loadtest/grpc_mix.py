@@ -33,7 +33,7 @@ def infer_body(model: str, texts: list[str], datatype: str = "BYTES") -> bytes:
     request = pb.ModelInferRequest(model_name=model)
     request.inputs.add(name="text", datatype=datatype, shape=[len(texts)])
     request.raw_input_contents.append(join_bytes([t.encode() for t in texts]))
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 def to_infer(call: Call, default_model: str) -> tuple[bytes, int]:

@@ -4,7 +4,6 @@ tritonclient will not send: typed contents, malformed tensors)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from tritonclient.utils import InferenceServerException
 
+from harness import free_port
 from service.app import create_app
 from service.grpc_tensors import join_bytes
 from service.protos import grpc_predict_v2_pb2 as pb
@@ -32,12 +32,6 @@ from tests.conftest import MODELS, ROOT, SERVED_MODELS, golden
 
 TEXTS = ["One of the best films I have seen. A masterpiece, I loved it.", "Dull and far too long."]
 SERVICE = "inference.GRPCInferenceService"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +53,11 @@ def triton(served: tuple[TestClient, str]) -> Iterator[tc.InferenceServerClient]
 def channel(served: tuple[TestClient, str]) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(served[1]) as ch:
         yield ch
+
+
+def stub(channel: grpc.Channel) -> Any:
+    """The service's own generated stub (untyped, as grpcio-tools writes it)."""
+    return pb_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
 
 
 def text_input(texts: list[str]) -> tc.InferInput:
@@ -123,7 +122,7 @@ def test_typed_contents_get_typed_outputs(channel: grpc.Channel) -> None:
     request = pb.ModelInferRequest(model_name="rnn2", id="r1")
     tensor = request.inputs.add(name="text", datatype="BYTES", shape=[2])
     tensor.contents.bytes_contents.extend(t.encode() for t in TEXTS)
-    response = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
+    response = stub(channel).ModelInfer(request, timeout=10)
     assert response.id == "r1"
     assert not response.raw_output_contents
     score, label = response.outputs
@@ -181,12 +180,12 @@ def test_health_follows_readiness_and_overload_is_shed_like_http(
 
 
 def test_reflection_lists_and_describes_the_services(channel: grpc.Channel) -> None:
-    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
     requests = [
         reflection_pb2.ServerReflectionRequest(list_services=""),
         reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE),
     ]
-    listed, described = list(stub.ServerReflectionInfo(iter(requests), timeout=10))
+    listed, described = list(reflect.ServerReflectionInfo(iter(requests), timeout=10))
     names = {s.name for s in listed.list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
     assert described.file_descriptor_response.file_descriptor_proto
@@ -262,8 +261,7 @@ def infer_requests(draw: st.DrawFn) -> pb.ModelInferRequest:
 def test_malformed_tensors_get_status_codes_never_a_crash(
     channel: grpc.Channel, request: pb.ModelInferRequest
 ) -> None:
-    stub = pb_grpc.GRPCInferenceServiceStub(channel)
-    call = stub.ModelInfer.future(request, timeout=10)
+    call = stub(channel).ModelInfer.future(request, timeout=10)
     code = call.code()  # waits for the answer
     if code != grpc.StatusCode.OK:
         assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND), call.details()

@@ -18,8 +18,8 @@ import pytest
 import tritonclient.grpc as tc
 from tritonclient.utils import InferenceServerException
 
+from harness import free_port
 from tests.conftest import ROOT
-from tests.test_server import free_port
 
 pytestmark = pytest.mark.slow
 

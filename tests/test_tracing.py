@@ -19,12 +19,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from harness import free_port
 from service.app import create_app
 from service.protos import grpc_predict_v2_pb2 as pb
-from service.protos import grpc_predict_v2_pb2_grpc as pb_grpc
 from service.settings import Settings
 from tests.conftest import MODELS
-from tests.test_grpc import free_port
+from tests.test_grpc import stub
 
 TEXT = "A quiet, moving film; the cast is wonderful and the ending stayed with me."
 PARENT = "00f067aa0ba902b7"
@@ -91,7 +91,7 @@ def spans(receiver: Receiver) -> dict[str, list[Span]]:
             TEXT.encode()
         )
         metadata = [("traceparent", f"00-{trace_id(3)}-{PARENT}-01")]
-        pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, metadata=metadata, timeout=10)
+        stub(channel).ModelInfer(request, metadata=metadata, timeout=10)
         assert client.get("/health/live").status_code == 200
     # The lifespan's end flushed the exporter.
     by_trace: dict[str, list[Span]] = {}
