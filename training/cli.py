@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     from training.pipeline import run  # TensorFlow: only once the arguments are known good
 
     cards = run(config)
-    print(json.dumps({"test_accuracy": {c.name: c.test.accuracy for c in cards}}, indent=2))
+    accuracy = {
+        c.name: None if c.test.accuracy is None else round(c.test.accuracy, 4) for c in cards
+    }
+    print(json.dumps({"test_accuracy": accuracy}, indent=2))
     print(f"published to {config.out}/")
     return 0
