@@ -1,17 +1,17 @@
 """Admission by queueing delay: refuse new work only while a standing queue says it cannot be
 answered in time.
 
-The signal is CoDel's (Nichols and Jacobson, "Controlling Queue Delay", 2012): the *sojourn
-time* of each piece of work, from the moment it was ready to be scored (body read and parsed) to
-the moment scoring starts. A burst makes a few requests wait and then drains: no harm done. A
-standing queue is one in which even the request that waited least, over a whole `interval`,
-waited longer than `target`. Only then does the controller shed, until a request starts within
-the target again: new work is answered at once with 503 and Retry-After (Google's SRE book,
-"Handling Overload"), and queued work that has already waited past the target is dropped
-unscored as it reaches the head (Facebook's CoDel for RPC queues), so the requests that are
-served wait about the target, not the length of a backlog. A fixed count of
-requests in flight was the wrong signal: the right number depends on the model, the text, the
-machine and the number of workers, while a delay target is what a client actually feels.
+The signal is CoDel's (Nichols and Jacobson, "Controlling Queue Delay", 2012): the *sojourn time* of
+each piece of work, from the moment its request was read off the socket to the moment its scoring
+starts. A burst makes a few requests wait and then drains: no harm done. A standing queue is
+one in which even the request that waited least, over a whole `interval`, waited longer than
+`target`. Only then does the controller shed, until a request starts within the target again or
+nothing admitted is left: new work is answered at once with 503 and Retry-After (Google's SRE book,
+"Handling Overload"), and queued work that has already waited past the target is dropped unscored as
+it reaches the head (Facebook's CoDel for RPC queues), so the requests that are served wait about
+the target, not the length of a backlog. A fixed count of requests in flight was the wrong signal:
+the right number depends on the model, the text, the machine and the number of workers, while a
+delay target is what a client actually feels.
 
 `max_in_flight` stays only as a memory guard, far above any normal load (see the settings).
 """
@@ -57,7 +57,6 @@ class AdmissionController:
         self.in_flight = 0
         self.shedding = False
         self._first_above: float | None = None  # when the delay will have been high an interval
-        self._last_observed = clock()
         self._delay = metrics.QUEUE_DELAY.labels(queue)  # looked up once: observed per request
         metrics.ADMISSION_SHEDDING.labels(queue).set(0)
 
@@ -80,7 +79,6 @@ class AdmissionController:
     def observe(self, sojourn_s: float) -> None:
         """The queueing delay of work that is starting now."""
         now = self.clock()
-        self._last_observed = now
         self._delay.observe(sojourn_s)
         if sojourn_s < self.target_s:
             self._first_above = None  # the queue emptied to below target: no standing queue
@@ -100,9 +98,8 @@ class AdmissionController:
             )
         if not self.enabled or not self.shedding:
             return None
-        if self.clock() - self._last_observed > self.interval_s:
-            # Nothing started for an interval: the queue is gone (or stuck on one long job);
-            # let work in again rather than shed on old evidence.
+        if self.in_flight == 0:
+            # Nothing admitted is left, queued or running: the standing queue is gone.
             self._first_above = None
             self._set_shedding(False)
             return None

@@ -60,17 +60,27 @@ MAX_ERROR_DETAILS = 20
 
 
 async def send_error(
-    send: Send, status: int, type_: str, message: str, close: bool = False
+    send: Send,
+    status: int,
+    type_: str,
+    message: str,
+    close: bool = False,
+    extra_headers: dict[str, str] | None = None,
+    v2: bool = False,
 ) -> None:
     """The error shape, answered by a plain ASGI layer (one that runs outside FastAPI's
-    handlers); `close` asks the server to close the connection after it."""
-    body = json.dumps(error_body(type_, message)).encode()
+    handlers); `close` asks the server to close the connection after it. Under /v2/ it is the
+    Open Inference Protocol's own shape, `{"error": message}`."""
+    shaped = {"error": message} if v2 else error_body(type_, message)
+    body = json.dumps(shaped).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
     if close:
         headers.append((b"connection", b"close"))
+    for name, value in (extra_headers or {}).items():
+        headers.append((name.lower().encode(), value.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -106,7 +116,6 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         404: "not_found",
         405: "method_not_allowed",
         413: "payload_too_large",
-        503: "overloaded",  # admission control, refusing a body as soon as it is read
     }.get(exc.status_code, "http_error")
     return JSONResponse(error_body(kind, str(exc.detail)), exc.status_code, headers=exc.headers)
 

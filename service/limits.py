@@ -5,8 +5,11 @@
 - a POST to a JSON route whose body is not declared `application/json` gets 415, where FastAPI
   would otherwise hand the raw bytes to the body model and answer with a puzzling 422;
 - a JSON body with more separators than any valid request needs gets 413 as it streams in;
-- a scoring request is put to admission control (service/admission.py) as soon as its body is
-  all in, before it is parsed, so that refusing under overload stays cheap.
+- a scoring request is put to admission control (service/admission.py) as soon as its headers
+  are in: under a standing queue a refusal must cost far less than the work it turns away, so
+  its body is neither read into Python nor parsed. Admission takes no place in any queue here
+  (the queue is joined once the body is read and parsed, service/inference.py), so a client
+  that dribbles its body holds nothing that others need.
   Parsing JSON holds the event loop (and the GIL) for as long as it takes: ten megabytes of
   `1,1,1,...` take about half a second, ten megabytes of `"k1":1,...` a second, and no thread can
   help. Every value past the first of an array or object needs a comma and every member a colon,
@@ -103,9 +106,21 @@ class BodyLimitMiddleware:
             message = f"Content-Type must be application/json, not {shown!r}"
             await send_error(send, 415, "unsupported_media_type", message, close=True)
             return
+        admission = _admission(self.runtime, scope["method"], scope["path"])
+        refusal = admission.refusal() if admission is not None else None
+        if refusal is not None:
+            # Kept alive: a refused client that must reconnect costs more than one that stays.
+            await send_error(
+                send,
+                503,
+                refusal.type,
+                refusal.message,
+                extra_headers=refusal.headers,
+                v2=scope["path"].startswith("/v2/"),
+            )
+            return
         received = commas = colons = 0
         scan = scope["method"] == "POST" and scope["path"].startswith(SCANNED_ROUTES)
-        admission = _admission(self.runtime, scope["method"], scope["path"])
 
         async def limited_receive() -> Message:
             nonlocal received, commas, colons
@@ -121,12 +136,6 @@ class BodyLimitMiddleware:
                     colons += chunk.count(b":")
                     if commas > MAX_JSON_COMMAS or colons > MAX_JSON_COLONS:
                         raise TooManyJsonValues()
-                if admission is not None and not message.get("more_body", False):
-                    # Admission once the body is read, before it is parsed: under a standing
-                    # queue a refusal must cost far less than the work it turns away.
-                    refusal = admission.refusal()
-                    if refusal is not None:  # an HTTPException: FastAPI lets those through
-                        raise HTTPException(503, refusal.message, refusal.headers)
             return message
 
         await self.app(scope, limited_receive, send)

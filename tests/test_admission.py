@@ -27,7 +27,9 @@ def clock() -> Clock:
 def controller(
     clock: Clock, enabled: bool = True, max_in_flight: int = 1000
 ) -> AdmissionController:
-    return AdmissionController("test", TARGET, INTERVAL, max_in_flight, enabled, clock=clock)
+    admission = AdmissionController("test", TARGET, INTERVAL, max_in_flight, enabled, clock=clock)
+    admission.in_flight = 5  # work queued: what the delays fed below are the delays of
+    return admission
 
 
 def feed(admission: AdmissionController, clock: Clock, delays: list[float], step: float) -> None:
@@ -84,11 +86,15 @@ def test_work_is_admitted_again_once_the_queue_drains(clock: Clock) -> None:
     assert admission.state == "open"
 
 
-def test_old_evidence_expires_when_nothing_starts_for_an_interval(clock: Clock) -> None:
+def test_shedding_lasts_while_work_is_left_and_ends_when_none_is(clock: Clock) -> None:
     admission = controller(clock)
     feed(admission, clock, [0.3] * 10, step=0.02)
-    clock.now += 2 * INTERVAL
+    admission.in_flight = 1  # one long job still running: no evidence that the queue is gone
+    clock.now += 10 * INTERVAL
+    assert admission.refusal() is not None
+    admission.in_flight = 0  # it finished, and nothing else was admitted
     assert admission.refusal() is None
+    assert admission.state == "open"
 
 
 def test_disabled_admission_never_sheds_by_delay(clock: Clock) -> None:

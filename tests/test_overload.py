@@ -149,7 +149,7 @@ def test_a_shedding_worker_refuses_a_body_as_soon_as_it_is_read(
         runtime = app.state.runtime
         admission = runtime.batcher_admission if queue == "batcher" else runtime.cpu_admission
         admission.shedding = True
-        admission._last_observed = admission.clock()  # fresh evidence of a standing queue
+        admission.in_flight = 1  # work left in the queue: shedding holds
         response = client.post(path, json=body)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
@@ -163,7 +163,7 @@ def test_a_shedding_worker_refuses_v2_infer_in_the_protocols_shape() -> None:
     with TestClient(app) as client:
         admission = app.state.runtime.cpu_admission
         admission.shedding = True
-        admission._last_observed = admission.clock()
+        admission.in_flight = 1
         response = client.post("/v2/models/rnn2/infer", json={"inputs": [tensor]})
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"

@@ -75,7 +75,7 @@ class V2Route(APIRoute):
             except ServiceError as e:  # not ready (503); an invalid input would be 422: 400 here
                 status = 400 if e.status_code == 422 else e.status_code
                 return _error(status, e.message, e.headers)
-            except HTTPException as e:  # an unreadable or oversized body, or admission
+            except HTTPException as e:  # an unreadable or oversized body
                 return _error(e.status_code, str(e.detail), e.headers)
 
         return handle
