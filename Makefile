@@ -76,7 +76,7 @@ protos: $(VENV)/.dev ## Regenerate the gRPC code in service/protos/ from the ven
 	sed -i 's/_descriptor_pool\.Default()\.AddSerializedFile/_descriptor_pool.DescriptorPool().AddSerializedFile/' $(PROTO:.proto=_pb2.py)
 
 .PHONY: train
-train: $(VENV)/.dev ## Train, evaluate and export every model (the four chapter models and fasttext) into models/ (data: DATA)
+train: $(VENV)/.dev ## Train, evaluate and export every model (the four chapter models, fasttext and ngram) into models/ (data: DATA)
 	$(BIN)/python -m training --data $(DATA) --out models
 
 .PHONY: bench

@@ -65,6 +65,29 @@ class DataProvenance(_Strict):
     test_reviews: int
 
 
+class PlattScaling(_Strict):
+    """sigmoid(scale * logit + shift), fitted on the validation reviews and folded into the last
+    Dense layer (training.calibration)."""
+
+    scale: float
+    shift: float
+    fitted_on: int
+    ece_before: float
+    ece_after: float
+
+
+class ShortTextScores(_Strict):
+    """One model on one set of training.short_text: whole reviews, sentences or spans."""
+
+    texts: int
+    accuracy: float
+    brier: float
+    ece: float
+    """Expected calibration error, 10 equal-width bins of the positive score."""
+    exact_0_or_1: int
+    """How many texts scored exactly 0.0 or 1.0."""
+
+
 class ModelCard(_Strict):
     """Everything known about one trained model: what it is, how to feed it, how it scored."""
 
@@ -92,6 +115,11 @@ class ModelCard(_Strict):
     history: dict[str, list[float]]
     test: TestStatistics
     parity: Parity
+    calibration: PlattScaling | None = None
+    """Cards written before calibration existed, and uncalibrated models: None."""
+    short_text: dict[str, dict[str, ShortTextScores]] | None = None
+    """Split ("test", "validation") -> set ("reviews", "sentences", "spans") -> scores; cards
+    written before this evaluation have none (models/short_text_eval.json has their figures)."""
     onnx_sha256: str
     data: DataProvenance
     versions: dict[str, str]

@@ -10,7 +10,7 @@ from httpx2 import Response
 
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import MODELS
+from tests.conftest import MODELS, SERVED_MODELS
 
 
 def assert_error(response: Response, status: int, error_type: str) -> dict[str, str]:
@@ -25,7 +25,7 @@ def test_unknown_model_returns_404_listing_the_models(client: TestClient) -> Non
     error = assert_error(
         client.post("/predict", json={"text": "ok", "model": "gpt"}), 404, "model_not_found"
     )
-    assert "ff, rnn, rnn2, rnn3" in error["message"]
+    assert ", ".join(SERVED_MODELS) in error["message"]
 
 
 def test_unknown_model_card_returns_404(client: TestClient) -> None:

@@ -100,7 +100,8 @@ def test_a_text_with_no_words_has_an_empty_explanation(client: TestClient) -> No
 
 def test_batch_explain_explains_each_text(client: TestClient) -> None:
     texts = [TEXTS["short"], LONG]
-    response = client.post("/predict/batch", json={"texts": texts, "explain": True})
+    body = {"texts": texts, "explain": True, "model": "rnn2"}  # a 20-word window
+    response = client.post("/predict/batch", json=body)
     assert response.status_code == 200
     first, second = response.json()["predictions"]
     assert [e["word"] for e in first["explanation"]] == ["a", "wonderful", "film"]

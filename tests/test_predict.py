@@ -7,16 +7,17 @@ import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
+from service.settings import Settings
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
 from tests.conftest import CHAPTER_MODELS, MODELS, SERVED_MODELS, golden
 
 
-def test_predict_returns_model_label_and_score(client: TestClient) -> None:
+def test_predict_returns_model_label_and_score(client: TestClient, settings: Settings) -> None:
     response = client.post("/predict", json={"text": "A wonderful film, I loved every minute."})
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"model", "label", "score"}
-    assert body["model"] == "rnn2"
+    assert body["model"] == settings.default_model
     assert 0.0 <= body["score"] <= 1.0
     assert body["label"] == ("positive" if body["score"] >= 0.5 else "negative")
 

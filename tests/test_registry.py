@@ -10,7 +10,7 @@ import pytest
 
 from service.errors import ModelNotFound
 from service.registry import ModelLoadError, check_golden, load_registry
-from tests.conftest import CHAPTER_MODELS, MODELS
+from tests.conftest import CHAPTER_MODELS, MODELS, SERVED_MODELS
 
 
 @pytest.fixture
@@ -103,6 +103,6 @@ def test_golden_mismatch_keeps_the_service_unready(models: Path) -> None:
 
 def test_unknown_default_model_is_refused() -> None:
     with pytest.raises(
-        ModelLoadError, match=r"default model 'gpt'.*available: fasttext, ff, rnn, rnn2, rnn3"
+        ModelLoadError, match=rf"default model 'gpt'.*available: {', '.join(SERVED_MODELS)}\)"
     ):
         load_registry(MODELS, "gpt")

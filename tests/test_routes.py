@@ -11,15 +11,15 @@ from service.settings import Settings
 from tests.conftest import CHAPTER_MODELS, MODELS
 
 
-def test_models_lists_every_model_with_its_figures(client: TestClient) -> None:
+def test_models_lists_every_model_with_its_figures(client: TestClient, settings: Settings) -> None:
     response = client.get("/models")
     assert response.status_code == 200
     body = response.json()
-    assert body["default"] == "rnn2"
+    assert body["default"] == settings.default_model
     by_name = {m["name"]: m for m in body["models"]}
     assert set(CHAPTER_MODELS) <= set(by_name)
     assert by_name["ff"]["params"] == 80_161
-    assert by_name["rnn2"]["default"] is True
+    assert [m["name"] for m in body["models"] if m["default"]] == [settings.default_model]
     assert by_name["rnn"]["input_length"] == 20
     card = json.loads((MODELS / "rnn3" / "card.json").read_text())
     assert by_name["rnn3"]["sha256"] == card["onnx_sha256"]

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
-from tests.conftest import CHAPTER_MODELS, MODELS
+from tests.conftest import CHAPTER_MODELS, MODELS, SERVED_MODELS
 
 TEXTS = ["A wonderful, moving film. I loved it.", "Awful, boring, a waste of time."]
 
@@ -104,7 +104,7 @@ def test_unknown_model_returns_404_in_the_v2_shape(client: TestClient) -> None:
     assert_v2_error(client.get("/v2/models/gpt"), 404, "unknown model 'gpt'")
     assert_v2_error(client.get("/v2/models/gpt/ready"), 404, "unknown model")
     response = client.post("/v2/models/gpt/infer", json={"inputs": [text_input(TEXTS)]})
-    assert_v2_error(response, 404, "ff, rnn, rnn2, rnn3")
+    assert_v2_error(response, 404, ", ".join(SERVED_MODELS))
 
 
 def ids_input(shape: list[int], data: list[Any], datatype: str = "INT64") -> dict[str, Any]:

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from training.config import LOSS, ModelSpec, model_spec
-from training.ngrams import NgramBag
+from training.ngrams import NgramBag, ScoreBounds
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "rmsprop": keras.optimizers.RMSprop,
@@ -70,7 +70,7 @@ def _conv(spec: ModelSpec) -> list[layers.Layer]:
 
 
 def _ngram_bag(spec: ModelSpec) -> list[layers.Layer]:
-    return [
+    bag = [
         NgramBag(
             spec.num_words,
             spec.embedding_dim,
@@ -80,6 +80,9 @@ def _ngram_bag(spec: ModelSpec) -> list[layers.Layer]:
         ),
         layers.Dense(1, activation="sigmoid"),
     ]
+    if "score_margin" in spec.options:
+        bag.append(ScoreBounds(spec.options["score_margin"]))
+    return bag
 
 
 LAYERS: dict[str, Callable[[ModelSpec], list[layers.Layer]]] = {

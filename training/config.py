@@ -33,7 +33,10 @@ class ModelSpec:
     embedding_dim: int = 8
     """The size of each word's vector."""
     options: Mapping[str, Any] = field(default_factory=dict)
-    """Settings of the layers beyond the embedding (buckets, dimensions, ...)."""
+    """Settings of the layers beyond the embedding (buckets, dimensions, ...) and of training:
+    `crops_per_review` (sentences and spans added to the training data, see
+    training.short_text.crops), `calibration` ("platt": fitted on the validation reviews) and
+    `score_margin` (scores kept within [margin, 1 - margin])."""
     optimizer: str = "rmsprop"
     learning_rate: float = 0.001
     batch_size: int = 128
@@ -84,7 +87,16 @@ SPECS: dict[str, ModelSpec] = {
         learning_rate=0.003,
     ),
 }
-"""The models `python -m training` trains and publishes by default."""
+SPECS["ngram"] = replace(
+    SPECS["fasttext"],
+    architecture="NgramBag(40000 words + 1048573 hashed-bigram buckets, dim 1, masked means)"
+    " -> Dense(1, sigmoid), Platt-scaled, scores within [1e-5, 1 - 1e-5]",
+    maxlen=800,
+    num_words=40_000,
+    options={"buckets": [1_048_573], "calibration": "platt", "score_margin": 1e-5},
+)
+"""The models `python -m training` trains and publishes by default. `ngram`: the short-text
+issue's model, chosen on the validation reviews and their short texts (docs/short_text.md)."""
 
 CANDIDATES: dict[str, ModelSpec] = {
     "mean": replace(
@@ -99,6 +111,37 @@ CANDIDATES: dict[str, ModelSpec] = {
     ),
 }
 """Models tried for a wider window and not chosen (see the README); `--models` still trains them."""
+
+_FASTTEXT = SPECS["fasttext"]
+_SHORT = {"calibration": "platt", "score_margin": 1e-5}
+CANDIDATES |= {
+    "ft_crops": replace(
+        _FASTTEXT,
+        architecture=_FASTTEXT.architecture + ", trained with 2 crops per review, Platt-scaled",
+        options={**_FASTTEXT.options, "crops_per_review": 2, "calibration": "platt"},
+    ),
+    "ft_crops_drop": replace(
+        _FASTTEXT,
+        architecture=_FASTTEXT.architecture + ", word dropout 0.5, trained with 1 crop per"
+        " review, Platt-scaled",
+        options={**_FASTTEXT.options, **_SHORT, "crops_per_review": 1, "dropout": 0.5, "seed": 42},
+    ),
+    "big": replace(
+        _FASTTEXT,
+        architecture="NgramBag(40000 words + 1048573 hashed-bigram buckets, dim 1, masked means)"
+        " -> Dense(1, sigmoid), Platt-scaled",
+        num_words=40_000,
+        options={"buckets": [1_048_573], **_SHORT},
+    ),
+    "big_tri": replace(
+        _FASTTEXT,
+        architecture="NgramBag(40000 words + 1048573 bigram + 1048573 trigram buckets, dim 1,"
+        " masked means) -> Dense(1, sigmoid), Platt-scaled",
+        num_words=40_000,
+        options={"buckets": [1_048_573, 1_048_573], **_SHORT},
+    ),
+}
+"""Short-text candidates, not chosen (docs/short_text.md)."""
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -94,3 +94,22 @@ class NgramBag(layers.Layer):  # type: ignore[misc]  # keras is untyped
             "dropout": self.dropout,
             "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="training")
+class ScoreBounds(layers.Layer):  # type: ignore[misc]  # keras is untyped
+    """Keeps a score within [margin, 1 - margin]: no text is judged with certainty (float32's
+    sigmoid rounds to exactly 0.0 or 1.0 past a logit of about 17). One Clip op in ONNX."""
+
+    def __init__(self, margin: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.margin = margin
+
+    def call(self, scores: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(scores, self.margin, 1.0 - self.margin)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "margin": self.margin}

@@ -25,7 +25,7 @@ import tf2onnx
 
 from service.card import GoldenReview, ModelCard
 from service.tokenizer import build_vocabulary, encode_batch, load_word_index
-from training import artifacts, data, export
+from training import artifacts, calibration, data, export, short_text
 from training.architectures import build_from_spec, layer_table
 from training.config import LOSS, ModelSpec, TrainConfig, model_spec
 from training.evaluation import confusion_stats, confusion_table
@@ -47,6 +47,8 @@ class Encoded:
     x_test: npt.NDArray[np.int32]
     y_test: npt.NDArray[np.int8]
     test: data.Reviews
+    train: data.Reviews
+    vocabulary: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,40 @@ def encode(splits: Splits, word_index: dict[str, int], num_words: int, maxlen: i
         encode_batch(splits.test.texts, vocabulary, maxlen),
         splits.test.labels,
         splits.test,
+        splits.train,
+        vocabulary,
     )
+
+
+def validation_size(config: TrainConfig, encoded: Encoded) -> int:
+    """How many of the last training reviews Keras validates on (`validation_split`)."""
+    return int(len(encoded.x_train) * config.validation_split)
+
+
+def fit_arrays(
+    config: TrainConfig, spec: ModelSpec, encoded: Encoded
+) -> tuple[tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]], dict[str, Any]]:
+    """What `fit` trains on, and how it validates.
+
+    Without crops: all training reviews and `validation_split` (the chapter's way). With
+    `options["crops_per_review"]`: the reviews before the validation ones plus that many
+    sentences and random spans of each (short_text.crops), shuffled, seeded; validation on the
+    same last reviews as `validation_split` would take, whole.
+    """
+    per_review = int(spec.options.get("crops_per_review", 0))
+    if not per_review:
+        return (encoded.x_train, encoded.y_train), {"validation_split": config.validation_split}
+    n_fit = len(encoded.x_train) - validation_size(config, encoded)
+    cut = short_text.crops(
+        encoded.train.texts[:n_fit], encoded.train.labels[:n_fit], per_review, config.seed
+    )
+    x = np.concatenate(
+        [encoded.x_train[:n_fit], encode_batch(cut.texts, encoded.vocabulary, spec.maxlen)]
+    )
+    y = np.concatenate([encoded.y_train[:n_fit], cut.labels])
+    order = np.random.default_rng(config.seed).permutation(len(x))
+    validation = (encoded.x_train[n_fit:], encoded.y_train[n_fit:])
+    return (x[order], y[order]), {"validation_data": validation}
 
 
 def train(config: TrainConfig, name: str, spec: ModelSpec, encoded: Encoded) -> Trained:
@@ -89,15 +124,16 @@ def train(config: TrainConfig, name: str, spec: ModelSpec, encoded: Encoded) -> 
     model = build_from_spec(name, spec)
     model.summary()
     stopping = keras.callbacks.EarlyStopping(**spec.early_stopping)
+    (x, y), validation = fit_arrays(config, spec, encoded)
     started = time.perf_counter()
     fit = model.fit(
-        encoded.x_train,
-        encoded.y_train,
+        x,
+        y,
         epochs=max_epochs(config, spec),
         batch_size=spec.batch_size,
-        validation_split=config.validation_split,
         callbacks=[stopping],
         verbose=config.verbose,
+        **validation,
     )
     seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
@@ -105,10 +141,11 @@ def train(config: TrainConfig, name: str, spec: ModelSpec, encoded: Encoded) -> 
     # Keras 3 restores the best weights at the end of training, stopped early or not.
     restored = stopping.restore_best_weights and stopping.best_weights is not None
     weights_epoch = stopping.best_epoch + 1 if restored else epochs
-    n_val = int(len(encoded.x_train) * config.validation_split)
+    n_val = validation_size(config, encoded)
+    trained_on = len(x) - n_val if "validation_split" in validation else len(x)
     last = {k: round(v[weights_epoch - 1], 4) for k, v in history.items()}
     print(
-        f"Trained on {len(encoded.x_train) - n_val:,} samples, validated on {n_val:,} samples "
+        f"Trained on {trained_on:,} samples, validated on {n_val:,} samples "
         f"(batch_size={spec.batch_size}, epochs={epochs}, {seconds:.0f} s)\n"
         f"Weights of epoch {weights_epoch}: {last}"
     )
@@ -157,13 +194,58 @@ def golden_set(
     ]
 
 
+def short_text_sets(
+    config: TrainConfig, splits: Splits
+) -> dict[str, dict[str, short_text.TextSet]]:
+    """The short-text sets of the test reviews and of the validation reviews (the last
+    `validation_split` of the shuffled training reviews, which no model trains on)."""
+    n_val = int(len(splits.train) * config.validation_split)
+    val = splits.train.take(np.arange(len(splits.train) - n_val, len(splits.train)))
+    return {
+        "test": short_text.build_sets(splits.test.texts, splits.test.labels, config.seed),
+        "validation": short_text.build_sets(val.texts, val.labels, config.seed),
+    }
+
+
+def evaluate_short_text(
+    model: keras.Model,
+    spec: ModelSpec,
+    encoded: Encoded,
+    sets: dict[str, dict[str, short_text.TextSet]],
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Accuracy, Brier score and ECE of the model on each short-text set of each split."""
+    return {
+        split: {
+            name: short_text.scores_summary(
+                model.predict(
+                    encode_batch(texts.texts, encoded.vocabulary, spec.maxlen),
+                    batch_size=1024,
+                    verbose=0,
+                )[:, 0],
+                texts.labels,
+            )
+            for name, texts in by_name.items()
+        }
+        for split, by_name in sets.items()
+    }
+
+
 def run_model(
-    config: TrainConfig, name: str, encoded: Encoded, provenance: dict[str, Any]
+    config: TrainConfig,
+    name: str,
+    encoded: Encoded,
+    provenance: dict[str, Any],
+    short_sets: dict[str, dict[str, short_text.TextSet]],
 ) -> ModelCard:
     """Train, evaluate, export and publish one model; return its card."""
     spec = model_spec(name)
     trained = train(config, name, spec, encoded)
     model, history = trained.model, trained.history
+    platt = None
+    if spec.options.get("calibration") == "platt":
+        n_val = validation_size(config, encoded)
+        platt = calibration.calibrate(model, encoded.x_train[-n_val:], encoded.y_train[-n_val:])
+        print(f"Platt scaling on {n_val:,} validation reviews: {platt}")
     keras_scores = model.predict(encoded.x_test, batch_size=1024, verbose=0)[:, 0].astype(
         np.float32
     )
@@ -191,6 +273,8 @@ def run_model(
         history=history,
         test=stats.to_dict(),
         parity=asdict(parity),
+        calibration=platt.to_dict() if platt else None,
+        short_text=evaluate_short_text(model, spec, encoded, short_sets),
         onnx_sha256=artifacts.sha256_bytes(onnx_model),
         **provenance,
     )
@@ -228,13 +312,14 @@ def run(config: TrainConfig, reviews: Mapping[str, data.Reviews] | None = None) 
         },
     }
     encodings: dict[tuple[int, int], Encoded] = {}
+    short_sets = short_text_sets(config, splits)
     cards = []
     for name in config.models:
         spec = model_spec(name)
         key = (spec.num_words, spec.maxlen)
         if key not in encodings:
             encodings[key] = encode(splits, word_index, *key)
-        cards.append(run_model(config, name, encodings[key], provenance))
+        cards.append(run_model(config, name, encodings[key], provenance, short_sets))
     artifacts.copy_word_index(word_index_path, config.out)
     artifacts.update_manifest(config.out)
     return cards

@@ -179,7 +179,10 @@ async function analyze() {
 async function loadModels() {
   const list = await api("/models");
   models = list.models;
-  $("#window").textContent = [...new Set(models.map((m) => m.input_length))].join(" or ");
+  const windows = [...new Set(models.map((m) => m.input_length))].sort((a, b) => a - b);
+  $("#window").textContent = windows.length > 1
+    ? `${windows.slice(0, -1).join(", ")} or ${windows[windows.length - 1]}`
+    : String(windows[0]);
   $("#results").replaceChildren(...models.map(card));
 }
 
