@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+API_DOC = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
 APP_JS = (ROOT / "service" / "static" / "app.js").read_text(encoding="utf-8")
 PAGE_EXAMPLES = {
     "Loved it": "positive",
@@ -22,7 +23,8 @@ PAGE_EXAMPLES = {
 
 
 def readme_examples(route: str) -> list[tuple[dict[str, Any], str]]:
-    """Each README curl example posting to `route`: its JSON body and the answer shown under it."""
+    """Each curl example of the README and docs/api.md posting to `route`: its JSON body and the
+    answer shown under it."""
     pattern = re.compile(
         r"curl -s localhost:8000(?P<path>\S+)(?:(?!curl ).)*?-d '(?P<body>.*?)'\n"
         r"(?P<answer>(?:#[^\n]*\n)+)",
@@ -30,7 +32,7 @@ def readme_examples(route: str) -> list[tuple[dict[str, Any], str]]:
     )
     return [
         (json.loads(m["body"]), m["answer"])
-        for m in pattern.finditer(README)
+        for m in pattern.finditer(README + "\n" + API_DOC)
         if re.fullmatch(route, m["path"])
     ]
 
@@ -38,8 +40,8 @@ def readme_examples(route: str) -> list[tuple[dict[str, Any], str]]:
 def test_readme_has_examples_of_predict_compare_and_v2() -> None:
     assert len(readme_examples("/predict")) >= 2
     assert len(readme_examples("/predict/batch")) == 1
-    assert len(readme_examples("/compare")) == 1
-    assert len(readme_examples(r"/v2/models/\w+/infer")) == 1
+    assert len(readme_examples("/compare")) == 2
+    assert len(readme_examples(r"/v2/models/\w+/infer")) == 2
 
 
 def test_readme_predict_examples_give_the_answers_they_show(client: TestClient) -> None:
@@ -65,13 +67,13 @@ def test_readme_batch_example_gives_the_labels_it_shows(client: TestClient) -> N
     assert f'"model":"{response.json()["model"]}"' in answer
 
 
-def test_readme_v2_example_gives_the_labels_it_shows(client: TestClient) -> None:
-    path_and_body = re.search(r"localhost:8000(/v2/models/\w+/infer) -d '(.*?)'\n", README, re.S)
-    assert path_and_body is not None
-    response = client.post(path_and_body[1], json=json.loads(path_and_body[2]))
-    assert response.status_code == 200
-    labels = next(o for o in response.json()["outputs"] if o["name"] == "label")["data"]
-    assert f'"data":{json.dumps(labels, separators=(",", ":"))}' in README
+def test_readme_v2_examples_give_the_labels_they_show(client: TestClient) -> None:
+    for path in ("rnn2", "ngram"):
+        for body, answer in readme_examples(f"/v2/models/{path}/infer"):
+            response = client.post(f"/v2/models/{path}/infer", json=body)
+            assert response.status_code == 200
+            labels = next(o for o in response.json()["outputs"] if o["name"] == "label")["data"]
+            assert f'"data":{json.dumps(labels, separators=(",", ":"))}' in answer
 
 
 def test_readme_explain_and_predict_examples_read_as_a_person_would(client: TestClient) -> None:
@@ -82,9 +84,13 @@ def test_readme_explain_and_predict_examples_read_as_a_person_would(client: Test
         "Boring and far too long. The plot makes no sense and the acting is wooden. I wanted my"
         " money back.": "negative",
         "Great cast, but the film is a boring mess.": "negative",
+        "Slow start, but I loved it in the end.": "positive",
+        "The first hour is wonderful, but the ending is stupid and boring.": "negative",
+        "A masterpiece, I loved it.": "positive",
+        "A waste of time.": "negative",
     }
     for text, label in expected.items():
-        assert text in README
+        assert text in README + API_DOC
         response = client.post("/predict", json={"text": text})
         assert response.json()["label"] == label, text
 
@@ -108,7 +114,7 @@ def test_page_examples_give_the_label_a_person_expects(client: TestClient) -> No
 
 
 def test_readme_compare_example_shows_whether_the_models_agree(client: TestClient) -> None:
-    ((body, answer),) = readme_examples("/compare")
-    response = client.post("/compare", json=body)
-    assert response.status_code == 200
-    assert f'"agree":{json.dumps(response.json()["agree"])}' in answer
+    for body, answer in readme_examples("/compare"):
+        response = client.post("/compare", json=body)
+        assert response.status_code == 200
+        assert f'"agree":{json.dumps(response.json()["agree"])}' in answer
