@@ -1,5 +1,6 @@
-"""Every example a person reads (the README's curl examples, the web page's example reviews) gets
-the answer a person would give, from the model the service serves by default."""
+"""Every example a person reads (the curl examples of the README and docs/api.md, the web page's
+example reviews) gets the answer a person would give, from the model the service serves by
+default."""
 
 from __future__ import annotations
 
