@@ -123,8 +123,9 @@ def check_tree(spans: list[Span], root_name: str, children: list[str]) -> dict[s
 
 def test_http_predict_spans_continue_the_client_trace(spans: dict[str, list[Span]]) -> None:
     named = check_tree(spans[trace_id(1)], "POST /predict", ["tokenize", "queue", "inference"])
-    assert attributes(named["tokenize"]) == {"sentiment.model": "rnn2", "sentiment.text_chars": 74}
-    assert attributes(named["inference"]) == {"sentiment.model": "rnn2", "sentiment.batch_size": 1}
+    default = Settings().default_model  # the request names no model
+    assert attributes(named["tokenize"]) == {"sentiment.model": default, "sentiment.text_chars": 74}
+    assert attributes(named["inference"]) == {"sentiment.model": default, "sentiment.batch_size": 1}
     assert attributes(named["POST /predict"])["http.response.status_code"] == 200
     start, end = named["queue"].start_time_unix_nano, named["queue"].end_time_unix_nano
     assert start <= end <= named["inference"].start_time_unix_nano
