@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -16,7 +17,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
 
-from service.settings import Settings, env_names, get_settings
+from service.settings import KEEP_ALIVE_SECONDS, Settings, env_names, get_settings
 
 # uvicorn and onnxruntime take seconds to import: they wait until the arguments are known good,
 # so that `--help` and a mistyped flag answer at once.
@@ -90,6 +91,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_level": settings.log_level,
         "log_config": logging_config(settings),
         "access_log": False,  # service.observability writes one line per request, with its id
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,  # shorter than the drain: see settings.py
         "timeout_graceful_shutdown": 30,
         "http": CoalescingHttpToolsProtocol,  # a response leaves in one write: see its module
     }
@@ -102,22 +104,27 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as e:
         parser().error("; ".join(f"{_flag(err['loc'][0])}: {err['msg']}" for err in e.errors()))
-    import uvicorn
-
     from service.logs import configure_logging
     from service.registry import ModelLoadError, load_registry
+    from service.supervisor import serve
 
     configure_logging(settings)
+    metrics_dir = None
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker writes its metrics here; /metrics sums them (prometheus-client's own way).
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sentiment-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="sentiment-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         # Fail in one clear line naming the file, before any worker starts.
         load_registry(settings.models_dir, settings.default_model)
     except ModelLoadError as e:
         print(f"error: cannot start: {e}", file=sys.stderr)
         return 2
-    uvicorn.run("service.app:create_app", factory=True, **uvicorn_options(settings))
+    try:
+        serve(uvicorn_options(settings))
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

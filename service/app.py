@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,8 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from service import metrics
-from service.batching import MicroBatcher
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
 from service.fastpath import PredictFastPath
@@ -19,11 +18,12 @@ from service.grpc_api import GrpcServer
 from service.limits import BodyLimitMiddleware
 from service.observability import ObservabilityMiddleware
 from service.registry import check_golden, load_registry
-from service.routes import compare, docs, health, models, page, predict, v2
+from service.repository import install_reload_on_sighup
+from service.routes import compare, docs, health, models, page, predict, repository, v2
 from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
-from service.shutdown import install_drain_on_sigterm
+from service.shutdown import ConnectionCloseWhileDraining, install_drain_on_sigterm
 from service.tracing import start_provider
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
         runtime.registry = registry
         runtime.shutting_down = False  # a new lifespan of the same app (tests) starts ready
-        deadline = settings.request_deadline_ms / 1000 if settings.request_deadline_ms else None
-        runtime.batchers = {
-            name: MicroBatcher(
-                model,
-                settings.batch_max_size,
-                settings.batch_max_delay_ms / 1000,
-                deadline,
-                observe=metrics.observe_batch,
-                on_start=runtime.batcher_admission.on_start,
-            )
-            for name, model in registry.models.items()
-        }
+        runtime.batchers = {}
+        runtime.repository_lock = asyncio.Lock()  # this lifespan's event loop
+        for model in registry.models.values():
+            runtime.serve(model)
         check_golden(registry, settings.golden_tolerance)
         tracer_provider = start_provider(settings.otlp_endpoint)
         if tracer_provider is not None:
@@ -59,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if grpc_server is not None:
             await grpc_server.start()
         restore_sigterm = install_drain_on_sigterm(runtime, settings.drain_seconds)
+        restore_sighup = install_reload_on_sighup(runtime)
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
         runtime.shutting_down = True
@@ -66,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await grpc_server.stop(GRPC_GRACE_S)
         registry.ready = False
         restore_sigterm()
+        restore_sighup()
         if tracer_provider is not None:
             tracer_provider.shutdown()  # exports the spans still buffered
 
@@ -95,9 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["x-request-id", "server-timing"],
         )
     app.add_middleware(ObservabilityMiddleware, runtime=runtime)
+    app.add_middleware(ConnectionCloseWhileDraining, runtime=runtime)
     for router in (predict.router, models.router, health.router, metrics_route.router):
         app.include_router(router)
     app.include_router(compare.router)
+    app.include_router(repository.router)  # before v2's catch-all for unknown /v2 paths
     app.include_router(v2.router)
     app.include_router(page.router)
     app.include_router(docs.router)

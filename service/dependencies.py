@@ -6,6 +6,7 @@ one at most; the hottest, POST /predict, reads `request.app.state.runtime` direc
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -13,10 +14,11 @@ import anyio
 from fastapi import Depends, Request
 from opentelemetry.trace import Tracer
 
+from service import metrics
 from service.admission import AdmissionController
 from service.batching import MicroBatcher
 from service.errors import NotReady
-from service.registry import ModelRegistry
+from service.registry import ModelRegistry, SentimentModel
 from service.settings import Settings
 
 
@@ -38,6 +40,8 @@ class Runtime:
     """Admission for single reviews, queued in the micro-batchers on the event loop."""
     cpu_admission: AdmissionController = field(init=False)
     """Admission for everything queued on `cpu`."""
+    repository_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One model load or unload at a time (service/repository.py)."""
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -55,6 +59,46 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return self.registry is not None and self.registry.ready and not self.shutting_down
+
+    def serve(self, model: SentimentModel) -> None:
+        """Serve `model` under its name, with a micro-batcher of its own, replacing the model of
+        that name in one step. Both maps are replaced, not changed in place: a request holds the
+        model it selected (and a scoring thread the map it read) until it answers."""
+        assert self.registry is not None
+        batcher = self._new_batcher(model)
+        old = self.registry.models.get(model.name)
+        self.registry.models = {**self.registry.models, model.name: model}
+        self.batchers = {**self.batchers, model.name: batcher}
+        metrics.model_served(model.name, old.sha256 if old else None, model.sha256)
+
+    def _new_batcher(self, model: SentimentModel) -> MicroBatcher:
+        deadline = self.settings.request_deadline_ms
+        return MicroBatcher(
+            model,
+            self.settings.batch_max_size,
+            self.settings.batch_max_delay_ms / 1000,
+            deadline / 1000 if deadline else None,
+            observe=metrics.observe_batch,
+            on_start=self.batcher_admission.on_start,
+        )
+
+    def stop_serving(self, name: str) -> SentimentModel:
+        """Stop serving model `name` (KeyError if not served); requests holding it finish."""
+        assert self.registry is not None
+        models, batchers = dict(self.registry.models), dict(self.batchers)
+        model = models.pop(name)
+        batchers.pop(name, None)
+        self.registry.models, self.batchers = models, batchers
+        metrics.model_served(name, model.sha256, None)
+        return model
+
+    def batcher(self, model: SentimentModel) -> MicroBatcher:
+        """The micro-batcher of `model`. A request that selected a model since replaced (or
+        unloaded) finishes on it, in a batch of its own: never its ids on another model."""
+        batcher = self.batchers.get(model.name)
+        if batcher is not None and batcher.model is model:
+            return batcher
+        return self._new_batcher(model)
 
     def require_registry(self) -> ModelRegistry:
         """The registry, or 503 while the models are not loaded."""

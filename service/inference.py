@@ -131,7 +131,7 @@ async def score_text(
     record_inputs(model, [text], ids[None, :], [truncated])
     admission.in_flight += 1
     try:
-        score, batch = await runtime.batchers[model.name].score(ids, deadline_s, ready_at)
+        score, batch = await runtime.batcher(model).score(ids, deadline_s, ready_at)
     except DeadlineExceeded:
         metrics.REJECTED.labels("deadline").inc()
         raise DeadlinePassed() from None

@@ -83,6 +83,28 @@ ADMISSION_SHEDDING = Gauge(
     multiprocess_mode="livesum",
 )
 
+MODEL_RELOADS = Counter(
+    "sentiment_model_reloads_total",
+    "Model loads and unloads through /v2/repository, by model and outcome.",
+    ["model", "outcome"],
+)
+MODEL_INFO = Gauge(
+    "sentiment_model_info",
+    "1 for the sha256 of the ONNX file each model serves now (0 or absent: no longer served).",
+    ["model", "sha256"],
+    multiprocess_mode="livemax",
+)
+
+
+def model_served(model: str, old_sha256: str | None, new_sha256: str | None) -> None:
+    """The info metric follows a swap; in multiprocess mode a removed child keeps its last
+    value in its worker's file, hence the 0 first."""
+    if old_sha256 is not None and old_sha256 != new_sha256:
+        MODEL_INFO.labels(model, old_sha256).set(0)
+        MODEL_INFO.remove(model, old_sha256)
+    if new_sha256 is not None:
+        MODEL_INFO.labels(model, new_sha256).set(1)
+
 
 # `labels()` costs a lock and a few allocations on every call; the label sets are few and fixed
 # (routes, methods, statuses, models), so each child is looked up once and kept.

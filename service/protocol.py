@@ -15,8 +15,13 @@ within `body_timeout_s` of its headers (else 408); then the connection is closed
 armed only when a read leaves a request incomplete, so the usual request, read whole at once,
 costs none.
 
-This subclasses uvicorn's httptools protocol, which is not a public API: the uvicorn range is
-pinned in pyproject.toml, and tests/test_slow_clients.py checks it on real sockets.
+At shutdown uvicorn closes every idle connection at once, one just accepted included: a request
+already on its way meets a reset. Here an idle connection gets a short grace instead: a request
+that arrives is served with `Connection: close`, and silence closes it (service/shutdown.py).
+
+This subclasses uvicorn's httptools protocol and uses its non-public attributes (`cycle`, `loop`,
+`timeout_keep_alive_task`): the uvicorn range is pinned in pyproject.toml, and
+tests/test_slow_clients.py and tests/test_lifecycle.py check it on real sockets.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class CoalescingTransport:
 
 
 LINGER_S = 2.0
+SHUTDOWN_IDLE_GRACE_SECONDS = 1.0
+"""How long an idle connection may still send a request once the server shuts down: a request
+already sent arrives within a round trip; a client silent this long was not sending one."""
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
@@ -75,6 +83,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._lingering = False
+        self._closing = False  # the server is shutting down: answer what arrives, then close
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
@@ -111,6 +120,20 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._in_head, self._in_body, self._head_bytes = False, True, 0
         self._disarm()
         super().on_headers_complete()
+        if self._closing:  # a request that arrived in the grace: answered, then the connection ends
+            self.cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        """uvicorn's Server.shutdown calls this on each connection, after closing the listener."""
+        self._closing = True
+        if self.cycle is None or self.cycle.response_complete:
+            # Idle: uvicorn's own keep-alive timer, shortened to the grace (data cancels it).
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                SHUTDOWN_IDLE_GRACE_SECONDS, self.timeout_keep_alive_handler
+            )
+        else:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self._in_body = False

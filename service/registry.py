@@ -46,6 +46,11 @@ class SentimentModel:
     def input_length(self) -> int:
         return self.card.input_length
 
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the ONNX file served (checked against the card when loaded)."""
+        return self.card.onnx_sha256
+
     def score_ids(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """Probability of a positive review for each row of ids, shape (n, input_length)."""
         (scores,) = self.session.run([self.card.output_name], {self.card.input_name: ids})
@@ -140,8 +145,7 @@ def _load_model(
     return SentimentModel(card.name, card, session, vocab[card.num_words], onnx_path)
 
 
-def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> ModelRegistry:
-    """Load and verify every model in the manifest; raise ModelLoadError naming the bad file."""
+def _manifest_and_words(models_dir: Path) -> tuple[Manifest, dict[str, int]]:
     if not models_dir.is_dir():
         raise ModelLoadError(f"missing models folder: {models_dir}")
     manifest = _read_typed(models_dir / MANIFEST, Manifest.model_validate)
@@ -152,6 +156,12 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
         word_index = load_word_index(index_path)
     except (ValueError, UnicodeDecodeError) as e:
         raise ModelLoadError(f"corrupt word index {index_path}: {e}") from e
+    return manifest, word_index
+
+
+def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> ModelRegistry:
+    """Load and verify every model in the manifest; raise ModelLoadError naming the bad file."""
+    manifest, word_index = _manifest_and_words(models_dir)
     vocab: dict[int, Vocabulary] = {}
     models = {
         name: _load_model(models_dir / name, vocab, word_index, threads) for name in manifest.models
@@ -165,18 +175,42 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
     return ModelRegistry(models, default_model)
 
 
+def manifest_names(models_dir: Path) -> list[str]:
+    """The names of the models in the manifest on disk now (empty if it cannot be read)."""
+    try:
+        return list(_read_typed(models_dir / MANIFEST, Manifest.model_validate).models)
+    except ModelLoadError:
+        return []
+
+
+def load_model(models_dir: Path, name: str, tolerance: float, threads: int = 1) -> SentimentModel:
+    """Read one model of the manifest from disk again, checked exactly as at start-up (sha256
+    against its card, golden set within tolerance); KeyError if the manifest has no such model."""
+    manifest, word_index = _manifest_and_words(models_dir)
+    if name not in manifest.models:
+        raise KeyError(name)
+    model = _load_model(models_dir / name, {}, word_index, threads)
+    check_model_golden(model, tolerance)
+    return model
+
+
+def check_model_golden(model: SentimentModel, tolerance: float) -> float:
+    """Score the model's golden reviews; their max |diff| from Keras, or ModelLoadError."""
+    golden_path = model.path.parent / GOLDEN
+    golden = _read_typed(golden_path, GoldenSet.validate_python)
+    expected = np.array([g.keras_score for g in golden], dtype=np.float32)
+    served = model.score_texts([g.text for g in golden])
+    diff = float(np.max(np.abs(served - expected))) if len(golden) else 0.0
+    if not golden or diff > tolerance:
+        raise ModelLoadError(
+            f"model {model.name} fails its golden set {golden_path}: "
+            f"max |diff| {diff:.3g} over {len(golden)} reviews (tolerance {tolerance})"
+        )
+    return diff
+
+
 def check_golden(registry: ModelRegistry, tolerance: float) -> None:
     """Score each model's golden reviews; the registry is ready only if all are within tolerance."""
     for model in registry.models.values():
-        golden_path = model.path.parent / GOLDEN
-        golden = _read_typed(golden_path, GoldenSet.validate_python)
-        expected = np.array([g.keras_score for g in golden], dtype=np.float32)
-        served = model.score_texts([g.text for g in golden])
-        diff = float(np.max(np.abs(served - expected))) if len(golden) else 0.0
-        if not golden or diff > tolerance:
-            raise ModelLoadError(
-                f"model {model.name} fails its golden set {golden_path}: "
-                f"max |diff| {diff:.3g} over {len(golden)} reviews (tolerance {tolerance})"
-            )
-        registry.golden_max_diff[model.name] = diff
+        registry.golden_max_diff[model.name] = check_model_golden(model, tolerance)
     registry.ready = True

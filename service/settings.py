@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from service.schemas import MAX_BATCH_TEXTS
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+KEEP_ALIVE_SECONDS = 5
+"""uvicorn closes a keep-alive connection idle this long (its default, set explicitly)."""
 
 
 class Settings(BaseSettings):
@@ -73,9 +75,13 @@ class Settings(BaseSettings):
     headers (slow clients cannot hold a worker's connections forever)."""
     max_header_bytes: int = Field(64 * 1024, gt=0)
     """Largest request line plus headers; larger: 431 and the connection is closed."""
-    drain_seconds: float = Field(0.0, ge=0)
-    """On SIGTERM, answer /health/ready with 503 for this long before closing the listener,
-    so a load balancer stops sending new requests first."""
+    drain_seconds: float = Field(KEEP_ALIVE_SECONDS + 1.0, ge=0)
+    """On SIGTERM, answer /health/ready with 503 and close each connection after its response for
+    this long, then close the listener. Longer than the keep-alive timeout, so every idle
+    connection is closed by that timer or after a response first (docs/operations.md)."""
+    model_control: bool = False
+    """Serve POST /v2/repository/models/{name}/load and /unload (reload a model from disk without
+    a restart); off by default: it changes what is served (docs/operations.md)."""
     api_key: SecretStr | None = None
     """If set, every route but health, metrics, docs and the page needs it in `X-API-Key`."""
     cors_origins: list[str] = []

@@ -76,7 +76,7 @@ def test_sigterm_under_load_drains_then_finishes_in_flight_requests() -> None:
     stop.set()
     for t in threads:
         t.join(timeout=30)
-    assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
     statuses = [status for _, status in results]
     assert len(statuses) >= 8
     assert set(statuses) == {200}, statuses

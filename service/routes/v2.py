@@ -89,9 +89,10 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.get("", response_model=ServerMetadata)
 @router.get("/", include_in_schema=False)
-async def server_metadata(request: Request) -> ServerMetadata:
-    """Server metadata: its name, version and protocol extensions (none)."""
-    return ServerMetadata(name="imdb-sentiment", version=request.app.version, extensions=[])
+async def server_metadata(request: Request, runtime: RuntimeDep) -> ServerMetadata:
+    """Server metadata: its name, version and protocol extensions (model_repository if on)."""
+    extensions = ["model_repository"] if runtime.settings.model_control else []
+    return ServerMetadata(name="imdb-sentiment", version=request.app.version, extensions=extensions)
 
 
 @router.get("/health/live", response_class=Response)
