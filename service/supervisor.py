@@ -21,14 +21,16 @@ APP = "service.app:create_app"
 
 class DrainingMultiprocess(Multiprocess):
     """uvicorn's worker supervisor, passing SIGTERM on at once and closing its own copy of the
-    listening socket then.
+    listening socket.
 
-    uvicorn's looks at its signals every 0.5 s: readiness would stay 200 that long. And the
-    workers keep their copies of the socket open while they drain, then close them; with the
-    parent's copy still open the kernel would go on completing connections that no process
-    accepts (a client hangs until the parent exits). Closed here, the socket closes with the last
-    worker's: refused. `sockets`, `processes` and `signal_queue` are uvicorn's (pinned in
-    pyproject.toml); the workers ignore the second SIGTERM that `terminate_all` sends them.
+    uvicorn's looks at its signals every 0.5 s: readiness would stay 200 that long, so the signal
+    handler passes SIGTERM on to the workers itself (the workers ignore the second one that
+    `terminate_all` sends). The workers keep their copies of the socket open while they drain,
+    then close them; with the parent's copy still open the kernel would go on completing
+    connections that no process accepts (a client hangs until the parent exits). Closed in
+    `handle_term` (on the supervisor's loop, once it will start no worker again: a restart needs
+    the socket), it closes with the last worker's: refused. `sockets`, `processes`,
+    `signal_queue` and `handle_term` are uvicorn's (pinned in pyproject.toml).
     """
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
@@ -36,12 +38,15 @@ class DrainingMultiprocess(Multiprocess):
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        for sock in self.sockets:
-            sock.close()
         for process in self.processes:
             with contextlib.suppress(ProcessLookupError, TypeError):
                 os.kill(process.pid, signal.SIGTERM)  # type: ignore[arg-type]
-        self.signal_queue.append(signum)  # uvicorn's own handling: stop, join the workers
+        self.signal_queue.append(signum)  # uvicorn's own handling, below
+
+    def handle_term(self) -> None:
+        super().handle_term()  # should_exit: no worker is started again, then all are joined
+        for sock in self.sockets:
+            sock.close()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
