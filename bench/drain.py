@@ -192,9 +192,10 @@ class WrkRun:
 
     @property
     def lost(self) -> int:
-        """Requests that got no answer; past the drain, write errors are refusals (allowed)."""
+        """Requests that got no answer (a non-2xx, such as admission control's 503, is one);
+        past the drain, write errors are refusals (allowed)."""
         refusals = 0 if self.past_drain else self.write + self.connect
-        return self.read + self.timeout + self.non_2xx + refusals
+        return self.read + self.timeout + refusals
 
 
 def run_wrk(
@@ -243,7 +244,9 @@ def run_wrk(
 
 def summarize(runs: list[Run]) -> dict[str, object]:
     total: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
     for r in runs:
+        statuses.update(r.statuses)
         total.update(
             answered=r.answered, refused=r.refused, reset=r.reset, no_response=r.no_response
         )
@@ -251,6 +254,7 @@ def summarize(runs: list[Run]) -> dict[str, object]:
         "runs": len(runs),
         "passed": sum(r.ok for r in runs),
         **total,
+        "statuses": dict(sorted(statuses.items())),
         "exit_codes": sorted({r.exit_code for r in runs if r.exit_code is not None}),
         "sent_after_not_ready": sum(r.sent_after_not_ready for r in runs),
         "connection_close_after_not_ready": sum(r.connection_close_after_not_ready for r in runs),
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         "8 httpx clients, one keep-alive connection each, POST /predict/batch with 300 real "
         "reviews in a loop, SIGTERM after 1.5 s; measured while other work ran.",
         "",
-        "| workers | runs | passed | answered | refused (allowed) | reset | no response | "
+        "| workers | runs | passed | answered (by status) | refused (allowed) | reset "
+        "| no response | "
         "sent once readiness said 503 (answered with Connection: close) | exit codes | "
         "readiness 503 for a probe sent after | "
         "median SIGTERM to exit |",
@@ -291,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         results[str(workers)] = {"summary": s, "runs": [asdict(r) for r in runs]}
         print(workers, json.dumps(s), file=sys.stderr)
         lines.append(
-            f"| {workers} | {s['runs']} | {s['passed']} | {s['answered']} | {s['refused']} | "
+            f"| {workers} | {s['runs']} | {s['passed']} | {s['answered']} {s['statuses']} | "
+            f"{s['refused']} | "
             f"{s['reset']} | {s['no_response']} | {s['sent_after_not_ready']} "
             f"({s['connection_close_after_not_ready']}) | {s['exit_codes']} | "
             f"<= {s['max_not_ready_after_s']:.2f} s | {s['median_shutdown_s']:.1f} s |"
