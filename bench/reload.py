@@ -82,7 +82,11 @@ def reload_under_load(
     """Serve `models` (a copy: its rnn2 folder is rewritten), load it while loaded; the counts."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"SENTIMENT_MODELS_DIR": str(models), "SENTIMENT_MODEL_CONTROL": "1"}
+    env = {
+        "SENTIMENT_MODELS_DIR": str(models),
+        "SENTIMENT_DEFAULT_MODEL": "rnn2",
+        "SENTIMENT_MODEL_CONTROL": "1",
+    }
     server = start_server(port, 1, env)
     stop = threading.Event()
     answers: list[tuple[str, list[float]]] = []

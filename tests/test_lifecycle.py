@@ -128,7 +128,11 @@ def test_reload_under_load_fails_no_request_and_each_answer_is_one_models(
 def test_sighup_reloads_every_model_from_disk(tmp_path: Path) -> None:
     models = copy_models(tmp_path)
     port = free_port()
-    env = {"SENTIMENT_MODELS_DIR": str(models), "SENTIMENT_MODEL_CONTROL": "1"}
+    env = {
+        "SENTIMENT_MODELS_DIR": str(models),
+        "SENTIMENT_DEFAULT_MODEL": "rnn2",
+        "SENTIMENT_MODEL_CONTROL": "1",
+    }
     server = start_server(port, 1, env)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -153,7 +157,11 @@ def test_sighup_reloads_every_model_from_disk(tmp_path: Path) -> None:
 
 def test_tritonclient_reads_the_index_loads_and_unloads(tmp_path: Path) -> None:
     models = copy_models(tmp_path)
-    env = {"SENTIMENT_MODELS_DIR": str(models), "SENTIMENT_MODEL_CONTROL": "1"}
+    env = {
+        "SENTIMENT_MODELS_DIR": str(models),
+        "SENTIMENT_DEFAULT_MODEL": "rnn2",
+        "SENTIMENT_MODEL_CONTROL": "1",
+    }
     with live_service(env=env) as url:
         triton = httpclient.InferenceServerClient(url=url.removeprefix("http://"))
         try:

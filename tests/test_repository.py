@@ -38,7 +38,7 @@ def models(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_client(models: Path) -> Iterator[TestClient]:
-    settings = Settings(models_dir=models, model_control=True)
+    settings = Settings(models_dir=models, default_model="rnn2", model_control=True)
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -155,7 +155,7 @@ def test_unload_then_load_again_and_the_default_model_stays(app_client: TestClie
 
 
 def test_model_control_is_off_by_default(models: Path) -> None:
-    with TestClient(create_app(Settings(models_dir=models))) as client:
+    with TestClient(create_app(Settings(models_dir=models, default_model="rnn2"))) as client:
         response = client.post("/v2/repository/models/rnn2/load")
         assert response.status_code == 403
         assert "SENTIMENT_MODEL_CONTROL" in response.json()["error"]
@@ -163,7 +163,9 @@ def test_model_control_is_off_by_default(models: Path) -> None:
 
 
 def test_model_control_needs_the_api_key_when_one_is_set(models: Path) -> None:
-    settings = Settings(models_dir=models, model_control=True, api_key="s3cret")
+    settings = Settings(
+        models_dir=models, default_model="rnn2", model_control=True, api_key="s3cret"
+    )
     with TestClient(create_app(settings)) as client:
         assert client.post("/v2/repository/models/rnn2/load").status_code == 401
         assert client.get("/v2/repository/index").status_code == 401
