@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with server("service") as (url, _, pid):
         result = overload(url, pid, args.seconds)
     result["machine"] = machine()
-    result["target_ms"] = Settings().admission_target_ms
+    result["target_ms"] = Settings().admission_batch_target_ms
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "overload.json").write_text(json.dumps(result, indent=2) + "\n")
     text = report(result)

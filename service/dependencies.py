@@ -48,12 +48,15 @@ class Runtime:
         self.batcher_admission, self.cpu_admission = (
             AdmissionController(
                 queue,
-                s.admission_target_ms / 1000,
+                target_ms / 1000,
                 s.admission_interval_ms / 1000,
                 s.max_in_flight,
                 enabled=s.admission_control,
             )
-            for queue in ("batcher", "cpu")
+            for queue, target_ms in (
+                ("batcher", s.admission_target_ms),
+                ("cpu", s.admission_batch_target_ms),
+            )
         )
 
     @property

@@ -52,7 +52,11 @@ class Settings(BaseSettings):
     """Refuse work (503 with Retry-After) while a standing queue waits past the target
     (service/admission.py); off: every request is queued, however long the wait."""
     admission_target_ms: float = Field(100.0, gt=0)
-    """Queueing delay a request may see before it starts being scored, under a standing queue."""
+    """Queueing delay a single review may see before it starts being scored, under a standing
+    queue."""
+    admission_batch_target_ms: float = Field(1000.0, gt=0)
+    """The same for heavy work (batches, compare, explain, v2 infer), which runs one job at a
+    time: a client that sends hundreds of reviews at once expects to wait for a few such jobs."""
     admission_interval_ms: float = Field(100.0, gt=0)
     """How long every request must wait past the target before refusals start (a burst that
     drains sooner is admitted whole)."""
