@@ -2,9 +2,9 @@
 # The IMDB sentiment service, and (target `train`) the training pipeline.
 #   docker build -t imdb-sentiment:0.1.0 .
 #   docker build --target train -t imdb-sentiment-train:0.1.0 .
-# `make check-deploy` lints this file and replays it outside Docker (deploy/checks/dockerfile.py):
-# the `build` stage's RUN lines, the runtime stage's ENV, COPY, USER, HEALTHCHECK and CMD.
-# Keep every install step in deploy/install-venv.sh so that the replay stays exact.
+# Behind a TLS-inspecting proxy, hand pip your CA bundle for the build only (never stored in a layer):
+#   docker build --secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt -t imdb-sentiment:0.1.0 .
+# `make check-deploy` builds both targets with podman and runs them (docs/deploy.md).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -14,7 +14,8 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY deploy/install-venv.sh requirements/serve.lock ./
-RUN --mount=type=cache,target=/root/.cache/pip sh install-venv.sh "$VIRTUAL_ENV" serve.lock
+RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle,required=false \
+    sh install-venv.sh "$VIRTUAL_ENV" serve.lock
 
 # The runtime image: the venv, service/ and models/, run by a non-root user; no pip install, no
 # compiler, no TensorFlow. Made for a read-only root filesystem: nothing is written at run time.
@@ -44,8 +45,8 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 # HOST, PORT and WEB_CONCURRENCY are read by the service (service/settings.py).
 CMD ["python", "-m", "service"]
 
-# The training pipeline (TensorFlow, everything in dev.lock); mount the data at /data and
-# models/ at /app/models (see the train service of docker-compose.yml).
+# The training pipeline (the serve and train extras as locked in train.lock: TensorFlow, no dev
+# tools); mount the data at /data and models/ at /app/models (the train service of compose).
 FROM ${PYTHON_IMAGE} AS train
 ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -54,8 +55,9 @@ ENV PATH="$VIRTUAL_ENV/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 WORKDIR /build
-COPY deploy/install-venv.sh requirements/dev.lock ./
-RUN --mount=type=cache,target=/root/.cache/pip sh install-venv.sh "$VIRTUAL_ENV" dev.lock
+COPY deploy/install-venv.sh requirements/train.lock ./
+RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=ca-bundle,required=false \
+    sh install-venv.sh "$VIRTUAL_ENV" train.lock
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 WORKDIR /app

@@ -1,226 +1,136 @@
-"""Replay the Dockerfile outside Docker: the image's venv, files, user, environment and command.
+"""The built images, checked from inside real containers.
 
-No Docker engine runs on these machines, so `make check-deploy` performs the image's steps here,
-under a root folder that stands for the image's filesystem:
-- container paths named by WORKDIR, COPY and $VIRTUAL_ENV live under the root (/opt/venv becomes
-  ROOT/opt/venv); a RUN line must name them through variables, never literally, so that the
-  relocation is exact;
-- the stages the target copies from are replayed in full: WORKDIR, ENV, COPY (through
-  .dockerignore) and RUN (`sh -c`, in the WORKDIR, as Docker does);
-- the target stage's ENV, WORKDIR, COPY, USER, HEALTHCHECK and CMD are replayed; its RUN lines may
-  only create the user, whose numeric USER id then runs every process (when this runs as root);
-- processes get the image's environment only (nothing of this machine's, no PYTHONPATH); RUN
-  lines also get this machine's pip and certificate settings, to reach the package index;
-- the image's python3 is the one of its python:3.X-slim-bookworm base; here it is Debian
-  bookworm's own /usr/bin/python3, checked to be the same 3.X.
+Runtime image: exactly serve.lock's pins and no TensorFlow; uid 10001 and a read-only root;
+ready, healthy (`podman healthcheck run`: no systemd here to run it periodically), every model
+within 1e-5 of its golden scores; SIGTERM (`podman stop`) answers the requests in flight and exits
+0 within the grace period. Train image: TensorFlow and the training package import.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import shlex
-import shutil
-import subprocess
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+import threading
+import time
 
-from dockerfile import (
-    DockerfileError,
-    Instruction,
-    Stage,
-    dockerignore,
-    env_pairs,
-    ignored,
-    parse_dockerfile,
+from common import (
+    IMAGE,
+    LOOPBACK,
+    PREFIX,
+    REPO,
+    TRAIN_IMAGE,
+    CheckFailed,
+    answers,
+    check,
+    free_port,
+    golden,
+    http,
+    inspect,
+    models,
+    podman,
+    wait_for,
 )
 
-# The python image's PATH less /usr/local, where the image's python lives and this machine has
-# none: python3 is Debian's.
-BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-PASSED_TO_RUN = re.compile(r"PIP_\w+|\w*CA_BUNDLE|SSL_CERT_\w+|HOME")
-USER_CREATION = re.compile(r"groupadd\s.*&&\s*useradd\s")
+CONTAINER = f"{PREFIX}-check-image"
+FORBIDDEN = ("tensorflow", "keras", "tf2onnx")
+GRACE_SECONDS = 40  # compose's stop_grace_period
+PROBE = f"""
+import importlib.util, json, os, subprocess, sys
+frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True,
+                        text=True, check=True).stdout.splitlines()
+try:
+    open("/app/written", "w")
+    written = True
+except OSError:
+    written = False
+print(json.dumps({{
+    "uid": os.getuid(), "gid": os.getgid(), "frozen": frozen, "root_written": written,
+    "found": [m for m in {FORBIDDEN!r} if importlib.util.find_spec(m)],
+    "secret_left": os.path.exists("/run/secrets/ca-bundle"),
+}}))
+"""
 
 
-@dataclass
-class Image:
-    """One replayed stage: what `docker run` would start, and how."""
-
-    root: Path
-    claimed: list[str]
-    env: dict[str, str] = field(default_factory=lambda: dict(BASE_ENV))
-    workdir: str = "/"
-    entrypoint: list[str] = field(default_factory=list)
-    cmd: list[str] = field(default_factory=list)
-    healthcheck: list[str] = field(default_factory=list)
-    user: tuple[int, int] | None = None
-    exposed: list[int] = field(default_factory=list)
-
-    @property
-    def command(self) -> list[str]:
-        return self.entrypoint + self.cmd
-
-    def host(self, value: str) -> str:
-        """A container path, or a PATH-like list of them, as seen from this machine."""
-        parts = []
-        for part in value.split(":"):
-            claimed = any(part == c or part.startswith(c + "/") for c in self.claimed)
-            parts.append(str(self.root) + part if claimed else part)
-        return ":".join(parts)
-
-    def process_env(self, overrides: dict[str, str]) -> dict[str, str]:
-        return {k: self.host(v) for k, v in {**self.env, **overrides}.items()}
-
-    def popen(
-        self, argv: list[str], overrides: dict[str, str], output: IO[bytes] | int
-    ) -> subprocess.Popen[bytes]:
-        """Start argv as `docker run` would: the image's user, environment and WORKDIR."""
-        user: dict[str, Any] = {}
-        if self.user and os.geteuid() == 0:
-            user = {"user": self.user[0], "group": self.user[1], "extra_groups": []}
-        return subprocess.Popen(
-            [self.host(a) for a in argv],
-            cwd=self.host(self.workdir),
-            env=self.process_env(overrides),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **user,
-        )
-
-    def call(
-        self, argv: list[str], overrides: dict[str, str], timeout: float = 30
-    ) -> tuple[int, str]:
-        """Run argv to the end: its exit code and its output."""
-        with self.popen(argv, overrides, subprocess.PIPE) as process:
-            output, _ = process.communicate(timeout=timeout)
-        return process.returncode, output.decode(errors="replace")
+def pins(lines: list[str]) -> set[str]:
+    """`name==version` lines, with names normalized as pip does (PyYAML is pyyaml)."""
+    found = set()
+    for line in lines:
+        name, sep, version = line.strip().partition("==")
+        if sep and not line.lstrip().startswith("#"):
+            found.add(f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}")
+    return found
 
 
-class Replay:
-    """Replays stages of `context`/Dockerfile under `root`; with execute=False, only checks."""
-
-    def __init__(self, context: Path, root: Path, execute: bool = True) -> None:
-        self.context, self.root, self.execute = context, root, execute
-        self.global_args, self.stages = parse_dockerfile(context / "Dockerfile")
-        self.rules = dockerignore(context / ".dockerignore")
-        self.claimed: list[str] = []
-        self.replayed: dict[str, Image] = {}
-
-    def stage(self, name: str) -> Stage:
-        for stage in self.stages:
-            if stage.name == name:
-                return stage
-        raise DockerfileError(f"no stage {name!r} in the Dockerfile")
-
-    def replay(self, name: str, target: bool = True) -> Image:
-        """Replay stage `name` (and the stages it copies from) once."""
-        if name not in self.replayed:
-            stage, image = self.stage(name), Image(self.root, self.claimed)
-            for instruction in stage.instructions:
-                handler = getattr(self, f"do_{instruction.keyword.lower()}", None)
-                if handler is None:
-                    raise DockerfileError(f"line {instruction.line}: cannot replay it")
-                handler(image, stage, instruction, target)
-            self.replayed[name] = image
-        return self.replayed[name]
-
-    def claim(self, image: Image, container_path: str) -> str:
-        path = os.path.normpath(os.path.join(image.workdir, container_path))
-        if path not in self.claimed and path != "/":
-            self.claimed.append(path)
-        return path
-
-    def do_env(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        pairs = env_pairs(instruction, image.env)
-        if "VIRTUAL_ENV" in pairs:
-            self.claim(image, pairs["VIRTUAL_ENV"])
-        image.env.update(pairs)
-
-    def do_workdir(
-        self, image: Image, stage: Stage, instruction: Instruction, target: bool
-    ) -> None:
-        image.workdir = self.claim(image, instruction.args)
-        if self.execute:
-            Path(image.host(image.workdir)).mkdir(parents=True, exist_ok=True)
-
-    def do_copy(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        *sources, destination = shlex.split(instruction.args)
-        if "from" in instruction.flags:
-            # One root for every stage: a copy to the same path is already in place.
-            self.replay(instruction.flags["from"], target=False)
-            if [self.claim(image, s) for s in sources] != [self.claim(image, destination)]:
-                raise DockerfileError(f"line {instruction.line}: copy between stages, same path")
-            return
-        into = Path(image.host(self.claim(image, destination)))
-        for source in sources:
-            self.copy_from_context(instruction.line, source, into)
-
-    def copy_from_context(self, line: int, source: str, into: Path) -> None:
-        """Copy a context file or folder, less what .dockerignore leaves out of the context."""
-        path = self.context / source
-        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
-        files = [
-            f
-            for f in candidates
-            if f.is_file() and not ignored(f.relative_to(self.context).as_posix(), self.rules)
-        ]
-        if not files:
-            raise DockerfileError(f"line {line}: {source} is not in the build context")
-        base = path.parent if path.is_file() else path
-        for file in files if self.execute else []:
-            (into / file.relative_to(base)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(file, into / file.relative_to(base))
-
-    def do_run(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        literal = [c for c in self.claimed if c in instruction.args]
-        if literal:
-            raise DockerfileError(f"line {instruction.line}: name {literal} through a variable")
-        if target and not USER_CREATION.match(instruction.args):
-            raise DockerfileError(f"line {instruction.line}: the target may only create its user")
-        if target or not self.execute:
-            return
-        check_python(image.env["PATH"], stage.base)
-        passed = {k: v for k, v in os.environ.items() if PASSED_TO_RUN.fullmatch(k)}
-        env = {**passed, **image.process_env({})}
-        cwd = image.host(image.workdir)
-        subprocess.run(["sh", "-c", instruction.args], cwd=cwd, env=env, check=True)
-
-    def do_user(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        uid, _, gid = instruction.args.partition(":")
-        if not (uid.isdigit() and gid.isdigit()):
-            raise DockerfileError(f"line {instruction.line}: USER must be a numeric uid:gid")
-        image.user = (int(uid), int(gid))
-
-    def do_expose(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        image.exposed = [int(port) for port in instruction.args.split()]
-
-    def do_stopsignal(self, image: Image, stage: Stage, instruction: Instruction, _: bool) -> None:
-        if instruction.args != "SIGTERM":
-            raise DockerfileError(f"line {instruction.line}: the checks send SIGTERM")
-
-    def do_healthcheck(self, image: Image, stage: Stage, instruction: Instruction, _: bool) -> None:
-        image.healthcheck = instruction.exec_form()
-
-    def do_entrypoint(self, image: Image, stage: Stage, instruction: Instruction, _: bool) -> None:
-        image.entrypoint = instruction.exec_form()
-
-    def do_cmd(self, image: Image, stage: Stage, instruction: Instruction, target: bool) -> None:
-        image.cmd = instruction.exec_form()
+def check_contents() -> None:
+    report = json.loads(podman("run", "--rm", "--read-only", IMAGE, "python", "-c", PROBE))
+    locked = pins((REPO / "requirements" / "serve.lock").read_text().splitlines())
+    installed = {p for p in pins(report["frozen"]) if not p.startswith(("pip==", "setuptools=="))}
+    difference = sorted(installed ^ locked)
+    check(not difference, f"the venv holds exactly serve.lock's {len(locked)} pins", difference)
+    check(not report["found"], f"none of {', '.join(FORBIDDEN)} is importable", report["found"])
+    check((report["uid"], report["gid"]) == (10001, 10001), "it runs as uid 10001", report["uid"])
+    check(not report["root_written"], "--read-only: the root filesystem refuses writes")
+    check(not report["secret_left"], "the build's CA bundle secret is in no layer")
 
 
-def check_python(path: str, base: str) -> None:
-    """python3 on the image's PATH must be the base image's Python version."""
-    match = re.match(r"python:(\d+\.\d+)", base)
-    python = shutil.which("python3", path=path)
-    if not (match and python):
-        raise DockerfileError(f"cannot stand in for the python3 of {base!r} here")
-    found = subprocess.run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if found != match.group(1):
-        raise DockerfileError(f"{python} is Python {found}; the image has {match.group(1)}")
+def check_golden(url: str) -> None:
+    for model in models():
+        worst = 0.0
+        for review in golden(model):
+            status, body = http("POST", f"{url}/predict", {"text": review["text"], "model": model})
+            if status != 200 or body["model"] != model:
+                raise CheckFailed(f"POST /predict ({model}): {status} {body}")
+            worst = max(worst, abs(body["score"] - review["keras_score"]))
+        check(worst <= 1e-5, f"POST /predict ({model}): every golden review within 1e-5 ({worst:.1e})")
+
+
+def check_sigterm(url: str) -> dict[str, float]:
+    """Requests in flight when `podman stop` sends SIGTERM are answered; the container exits 0."""
+    texts = [r["text"] for m in models() for r in golden(m)] * 10
+    results: list[int] = []
+    body = {"texts": texts, "model": "rnn3"}
+
+    def send() -> None:
+        results.append(http("POST", f"{url}/predict/batch", body, timeout=60)[0])
+
+    senders = [threading.Thread(target=send) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.3)  # all four are in flight: one takes longer than that
+    start = time.monotonic()
+    podman("stop", "--time", str(GRACE_SECONDS), CONTAINER)
+    seconds = time.monotonic() - start
+    for sender in senders:
+        sender.join()
+    code = int(inspect(CONTAINER, "{{.State.ExitCode}}"))
+    check(results == [200] * 4, f"SIGTERM: the {len(senders)} batches in flight answered 200", results)
+    check(code == 0 and seconds < GRACE_SECONDS, f"SIGTERM: exit {code} in {seconds:.1f} s")
+    return {"sigterm_exit_seconds": round(seconds, 1)}
+
+
+def check_runtime() -> dict[str, float]:
+    check_contents()
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    start = time.monotonic()
+    podman(
+        "run", "--detach", "--name", CONTAINER, "--read-only", "--tmpfs", "/tmp",
+        "--publish", f"{LOOPBACK}:{port}:8000", IMAGE,
+    )  # fmt: skip
+    try:
+        ready = time.monotonic() - start
+        ready += wait_for("the container ready", lambda: answers(f"{url}/health/ready"), 120)
+        check(True, f"podman run to /health/ready 200: {ready:.1f} s")
+        health = podman("healthcheck", "run", CONTAINER, check_exit=False)
+        check(inspect(CONTAINER, "{{.State.Health.Status}}") == "healthy", "HEALTHCHECK", health)
+        check_golden(url)
+        figures = check_sigterm(url)
+    finally:
+        podman("rm", "--force", CONTAINER, check_exit=False)
+    return {"start_to_ready_seconds": round(ready, 1), **figures}
+
+
+def check_train() -> None:
+    script = "import tensorflow, training.pipeline; print(tensorflow.__version__)"
+    version = podman("run", "--rm", "--entrypoint", "python", TRAIN_IMAGE, "-c", script).strip()
+    check(bool(version), f"the train image imports TensorFlow {version} and the training package")

@@ -1,4 +1,8 @@
-"""A bounded load of POST /predict from a few keep-alive clients, every outcome classified."""
+"""Load through the load balancer from a few keep-alive clients, every outcome timed and classified.
+
+A client is anything with `call(n) -> str` ("" for a right answer, else how it failed) and
+`close()`: `PredictClient` speaks HTTP; another protocol (gRPC through nginx) is another client.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +12,43 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException
+from typing import Protocol
 
-MODELS = ("ff", "rnn", "rnn2", "rnn3")
+from common import LOOPBACK, golden, models
 
 # How a request can fail, as the client sees it.
-NO_RESPONSE = "no response"  # refused, reset or closed before a status line: a proxy can retry
+NO_RESPONSE = "no response"  # refused, reset or closed before a status line
 BAD_STATUS = "bad status"  # an answer, but not 200 with a prediction by the asked model
-CUT = "response cut after its header"  # nginx had forwarded the header: nobody can retry it
+CUT = "response cut after its header"  # the proxy had forwarded the header: nobody can retry it
 
 
-class Load:
-    """`requests` POST /predict spread over `clients` threads, each with its own connection."""
+class Client(Protocol):
+    def call(self, n: int) -> str: ...
+    def close(self) -> None: ...
 
-    def __init__(self, port: int, texts: list[str], requests: int, clients: int) -> None:
-        self.port, self.texts, self.requests, self.clients = port, texts, requests, clients
-        self.latencies: list[float] = []
-        self.failures: Counter[str] = Counter()
-        self.examples: list[str] = []
-        self.lock = threading.Lock()
-        self.done = 0
-        self.halfway = threading.Event()
 
-    def one(self, connection: HTTPConnection, n: int) -> str:
-        """Send request n: "" for a prediction by the asked model, else how it failed."""
-        model = MODELS[n % len(MODELS)]
-        body = json.dumps({"text": self.texts[n % len(self.texts)], "model": model})
+class PredictClient:
+    """POST /predict over one keep-alive connection, cycling through every model's golden texts."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = HTTPConnection(LOOPBACK, port, timeout=60)
+        self.requests = [(m, r["text"]) for m in models() for r in golden(m)]
+
+    def call(self, n: int) -> str:
+        model, text = self.requests[n % len(self.requests)]
+        body = json.dumps({"text": text, "model": model})
         try:
-            connection.request("POST", "/predict", body, {"content-type": "application/json"})
-            response = connection.getresponse()
+            self.connection.request("POST", "/predict", body, {"content-type": "application/json"})
+            response = self.connection.getresponse()
         except (OSError, HTTPException) as e:
-            connection.close()
+            self.connection.close()
             return f"{NO_RESPONSE}: {e!r}"
         try:
             raw = response.read()
         except (OSError, HTTPException) as e:
-            connection.close()
+            self.connection.close()
             return f"{CUT}: {response.status} {e!r}"
         try:
             answer = json.loads(raw)
@@ -52,35 +57,64 @@ class Load:
         ok = response.status == 200 and answer.get("model") == model and "score" in answer
         return "" if ok else f"{BAD_STATUS}: {response.status} {raw[:100]!r}"
 
-    def client(self, index: int) -> None:
-        connection = HTTPConnection("127.0.0.1", self.port, timeout=30)
-        for n in range(index, self.requests, self.clients):
-            start = time.perf_counter()
-            failure = self.one(connection, n)
+    def close(self) -> None:
+        self.connection.close()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    start: float  # time.time() when sent
+    seconds: float
+    failure: str
+
+
+class Load:
+    """`clients` threads sending requests back to back until stopped (at most `limit` seconds)."""
+
+    def __init__(self, client: Callable[[], Client], clients: int = 4, limit: float = 120) -> None:
+        self.client, self.clients, self.limit = client, clients, limit
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(clients)]
+
+    def run(self, index: int) -> None:
+        client, n, deadline = self.client(), index, time.monotonic() + self.limit
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            start, began = time.time(), time.perf_counter()
+            failure = client.call(n)
             with self.lock:
-                self.done += 1
-                if failure:
-                    self.failures[failure.split(":")[0]] += 1
-                    self.examples.append(failure)
-                else:
-                    self.latencies.append(time.perf_counter() - start)
-                if self.done == self.requests // 2:
-                    self.halfway.set()
-        connection.close()
+                self.outcomes.append(Outcome(start, time.perf_counter() - began, failure))
+            n += self.clients
+        client.close()
 
-    def run(self, at_halfway: Callable[[], None]) -> float:
-        """Seconds for the whole load; at_halfway runs once half the requests have answers."""
-        threads = [threading.Thread(target=self.client, args=(i,)) for i in range(self.clients)]
-        start = time.perf_counter()
-        for thread in threads:
+    def __enter__(self) -> Load:
+        for thread in self.threads:
             thread.start()
-        self.halfway.wait()
-        at_halfway()
-        for thread in threads:
-            thread.join()
-        return time.perf_counter() - start
+        return self
 
-    def percentiles_ms(self) -> dict[str, float]:
-        ms = sorted(1000 * s for s in self.latencies)
-        q = statistics.quantiles(ms, n=100)
-        return {"p50_ms": q[49], "p90_ms": q[89], "p99_ms": q[98], "max_ms": ms[-1]}
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+    def answered(self) -> int:
+        """Requests answered so far (right or wrong): progress a caller can wait on."""
+        with self.lock:
+            return len(self.outcomes)
+
+    def figures(self, since: float = 0, until: float = float("inf")) -> dict[str, object]:
+        """Counts and latency percentiles of the requests sent between two time.time() instants."""
+        chosen = [o for o in self.outcomes if since <= o.start < until]
+        ms = sorted(1000 * o.seconds for o in chosen if not o.failure)
+        q = statistics.quantiles(ms, n=100) if len(ms) > 1 else ms * 99 or [0.0] * 99
+        failures = Counter(o.failure.split(":")[0] for o in chosen if o.failure)
+        return {
+            "requests": len(chosen),
+            "failed": sum(failures.values()),
+            "failures": dict(failures),
+            "examples": [o.failure for o in chosen if o.failure][:3],
+            "p50_ms": round(q[49], 1),
+            "p99_ms": round(q[98], 1),
+            "max_ms": round(ms[-1], 1) if ms else 0.0,
+        }
