@@ -32,7 +32,9 @@ from common import (
 
 PROJECT = f"{PREFIX}-check"
 NETWORK = f"{PROJECT}_default"
-ACCESS = re.compile(r'"(\w+) (\S+) HTTP/[\d.]+" (\d+) .*?upstream=(.*?) upstream_status=.* msec=([\d.]+)')
+ACCESS = re.compile(
+    r'"(\w+) (\S+) HTTP/[\d.]+" (\d+) .*?upstream=(.*?) upstream_status=.* msec=([\d.]+)'
+)
 
 
 class Stack:
@@ -66,7 +68,13 @@ class Stack:
                 self.service.wait(timeout=30)
 
     def compose(self, *args: str) -> str:
-        command = ["docker-compose", "--project-name", PROJECT, "--file", str(REPO / "docker-compose.yml")]
+        command = [
+            "docker-compose",
+            "--project-name",
+            PROJECT,
+            "--file",
+            str(REPO / "docker-compose.yml"),
+        ]
         done = subprocess.run([*command, *args], env=self.env, capture_output=True, text=True)
         if done.returncode != 0:
             raise CheckFailed(f"docker-compose {' '.join(args)}: {done.stderr.strip()[-800:]}")
@@ -81,7 +89,9 @@ class Stack:
         return sorted(names.split())
 
     def ip(self, container: str) -> str:
-        return inspect(container, f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}')
+        return inspect(
+            container, f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}'
+        )
 
     def make_healthy(self, containers: list[str], timeout: float = 120) -> float:
         """Run each one's healthcheck until it passes (no systemd here to run it periodically)."""

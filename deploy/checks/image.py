@@ -81,7 +81,9 @@ def check_golden(url: str) -> None:
             if status != 200 or body["model"] != model:
                 raise CheckFailed(f"POST /predict ({model}): {status} {body}")
             worst = max(worst, abs(body["score"] - review["keras_score"]))
-        check(worst <= 1e-5, f"POST /predict ({model}): every golden review within 1e-5 ({worst:.1e})")
+        check(
+            worst <= 1e-5, f"POST /predict ({model}): every golden review within 1e-5 ({worst:.1e})"
+        )
 
 
 def check_sigterm(url: str) -> dict[str, float]:
@@ -103,7 +105,9 @@ def check_sigterm(url: str) -> dict[str, float]:
     for sender in senders:
         sender.join()
     code = int(inspect(CONTAINER, "{{.State.ExitCode}}"))
-    check(results == [200] * 4, f"SIGTERM: the {len(senders)} batches in flight answered 200", results)
+    check(
+        results == [200] * 4, f"SIGTERM: the {len(senders)} batches in flight answered 200", results
+    )
     check(code == 0 and seconds < GRACE_SECONDS, f"SIGTERM: exit {code} in {seconds:.1f} s")
     return {"sigterm_exit_seconds": round(seconds, 1)}
 

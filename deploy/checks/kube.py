@@ -48,7 +48,9 @@ def probe(container: str, spec: dict[str, Any]) -> dict[str, Any] | None:
     paths = [spec[p]["httpGet"]["path"] for p in PROBES]
     argument = json.dumps([spec[PROBES[0]]["httpGet"]["port"], paths, golden("rnn2")[0]["text"]])
     try:
-        answer: dict[str, Any] = json.loads(podman("exec", container, "python", "-c", INSIDE, argument))
+        answer: dict[str, Any] = json.loads(
+            podman("exec", container, "python", "-c", INSIDE, argument)
+        )
     except (CheckFailed, ValueError):
         return None
     return answer
@@ -65,7 +67,11 @@ def check_honoured(container: str, spec: dict[str, Any], pod: dict[str, Any]) ->
     )
     memory = int(limits["memory"].removesuffix("Mi")) * 2**20
     expected = f"{user} true [no-new-privileges] 0 {memory} {int(float(limits['cpu']) * 100000)}"
-    check(config == expected, f"{container}: uid:gid, read-only root, no privilege, caps, limits", config)
+    check(
+        config == expected,
+        f"{container}: uid:gid, read-only root, no privilege, caps, limits",
+        config,
+    )
 
 
 def check_kube() -> dict[str, Any]:
@@ -97,4 +103,8 @@ def check_kube() -> dict[str, Any]:
             check(True, f"kube play: {replicas} of {replicas} replicas ready in {took:.1f} s")
         finally:
             podman("kube", "down", manifest.name, check_exit=False)
-    return {"replicas": replicas, "ready_seconds": round(took, 1), "wait_seconds": round(seconds, 1)}
+    return {
+        "replicas": replicas,
+        "ready_seconds": round(took, 1),
+        "wait_seconds": round(seconds, 1),
+    }

@@ -1,7 +1,8 @@
 """Load through the load balancer from a few keep-alive clients, every outcome timed and classified.
 
-A client is anything with `call(n) -> str` ("" for a right answer, else how it failed) and
-`close()`: `PredictClient` speaks HTTP; another protocol (gRPC through nginx) is another client.
+A client is anything with `call(n) -> (failure, resent)` (failure "" for a right answer, else how
+it failed) and `close()`: `PredictClient` speaks HTTP; another protocol (gRPC through nginx) is
+another client.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ CUT = "response cut after its header"  # the proxy had forwarded the header: nob
 
 
 class Client(Protocol):
-    def call(self, n: int) -> str: ...
+    def call(self, n: int) -> tuple[str, bool]: ...
     def close(self) -> None: ...
 
 
@@ -35,9 +36,25 @@ class PredictClient:
     def __init__(self, port: int) -> None:
         self.connection = HTTPConnection(LOOPBACK, port, timeout=60)
         self.requests = [(m, r["text"]) for m in models() for r in golden(m)]
+        self.reused = False
 
-    def call(self, n: int) -> str:
+    def call(self, n: int) -> tuple[str, bool]:
+        """The request's failure ("" for none), and whether it was sent a second time.
+
+        A keep-alive connection can be closed by the server just as a request goes out on it (nginx
+        closes idle ones when it reloads): then no byte of an answer came, and the request is sent
+        again once on a new connection, as HTTP clients do (RFC 9112, 9.3.1; POST /predict is
+        idempotent).
+        """
+        reused = self.reused
+        failure = self.send(n)
+        if failure.startswith(NO_RESPONSE) and reused:
+            return self.send(n), True
+        return failure, False
+
+    def send(self, n: int) -> str:
         model, text = self.requests[n % len(self.requests)]
+        self.reused = False
         body = json.dumps({"text": text, "model": model})
         try:
             self.connection.request("POST", "/predict", body, {"content-type": "application/json"})
@@ -54,6 +71,7 @@ class PredictClient:
             answer = json.loads(raw)
         except ValueError:
             answer = {}
+        self.reused = not response.will_close
         ok = response.status == 200 and answer.get("model") == model and "score" in answer
         return "" if ok else f"{BAD_STATUS}: {response.status} {raw[:100]!r}"
 
@@ -66,6 +84,7 @@ class Outcome:
     start: float  # time.time() when sent
     seconds: float
     failure: str
+    resent: bool
 
 
 class Load:
@@ -82,9 +101,9 @@ class Load:
         client, n, deadline = self.client(), index, time.monotonic() + self.limit
         while not self.stopping.is_set() and time.monotonic() < deadline:
             start, began = time.time(), time.perf_counter()
-            failure = client.call(n)
+            failure, resent = client.call(n)
             with self.lock:
-                self.outcomes.append(Outcome(start, time.perf_counter() - began, failure))
+                self.outcomes.append(Outcome(start, time.perf_counter() - began, failure, resent))
             n += self.clients
         client.close()
 
@@ -114,6 +133,7 @@ class Load:
             "failed": sum(failures.values()),
             "failures": dict(failures),
             "examples": [o.failure for o in chosen if o.failure][:3],
+            "resent_on_closed_keepalive": sum(o.resent for o in chosen),
             "p50_ms": round(q[49], 1),
             "p99_ms": round(q[98], 1),
             "max_ms": round(ms[-1], 1) if ms else 0.0,

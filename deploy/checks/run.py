@@ -28,8 +28,8 @@ REPLICAS = 3
 
 def clean_up() -> None:
     """Remove every pod, container and network of ours, whatever state a run left them in."""
-    for kind in ("pod", "container"):
-        names = podman(kind, "ps", "--all", "--format", "{{.Name}}" if kind == "pod" else "{{.Names}}")
+    for kind, listing in (("pod", ("pod", "ps")), ("container", ("ps", "--all"))):
+        names = podman(*listing, "--format", "{{.Name}}" if kind == "pod" else "{{.Names}}")
         ours = [n for n in names.split() if n.startswith(PREFIX)]
         if ours:
             podman(kind, "rm", "--force", *ours, check_exit=False)
@@ -59,7 +59,9 @@ def main() -> int:
             print("image: the runtime and train images, from inside containers")
             record("image", check_runtime())
             check_train()
-            print(f"compose: api x{REPLICAS} + lb (nginx) + prometheus, through podman's Docker API")
+            print(
+                f"compose: api x{REPLICAS} + lb (nginx) + prometheus, through podman's Docker API"
+            )
             with Stack(Path(root)) as stack:
                 record("compose", {**stack.up(REPLICAS), "served": check_spread(stack)})
                 stack.start_monitoring()  # scraping starts while the faults run
@@ -72,7 +74,9 @@ def main() -> int:
         clean_up()
     seconds = time.monotonic() - start
     record("seconds", round(seconds))
-    print(f"deploy checks passed in {seconds:.0f} s; figures in {FIGURES.relative_to(FIGURES.parents[1])}")
+    print(
+        f"deploy checks passed in {seconds:.0f} s; figures in {FIGURES.relative_to(FIGURES.parents[1])}"
+    )
     return 0
 
 
