@@ -37,7 +37,8 @@ COPY models/ models/
 USER 10001:10001
 EXPOSE 8000
 # uvicorn answers SIGTERM by failing readiness, finishing in-flight requests (at most 30 s) and
-# exiting 0; python is PID 1 in exec form, so the signal reaches it directly.
+# exiting 0. Run it with an init (`docker run --init`; compose's `init: true`): as PID 1, python
+# would ignore a SIGTERM that comes before uvicorn's handler is installed, while the models load.
 STOPSIGNAL SIGTERM
 # The slim image has no curl: python's urllib; a 503 or a refused connection exits non-zero.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

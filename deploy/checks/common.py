@@ -49,6 +49,8 @@ def record(section: str, figures: Any) -> None:
 def podman(*args: str, check_exit: bool = True, timeout: float = 600) -> str:
     """Run podman; its stdout, or a failure with its stderr."""
     done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    if args[0] == "logs":  # a container's stdout and stderr
+        return done.stdout + done.stderr
     if check_exit and done.returncode != 0:
         raise CheckFailed(f"podman {' '.join(args)[:200]}: {done.stderr.strip()[-800:]}")
     return done.stdout

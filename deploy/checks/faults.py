@@ -34,15 +34,19 @@ class Fault:
     reload_lb: bool = False
 
 
-def faults(stack: Stack, victims: list[str]) -> list[tuple[Fault, str]]:
+def faults(victims: list[str]) -> list[tuple[Fault, str]]:
     """Each fault with its victim, in turn over the replicas."""
     # Reconnected with its address ({ip}: as before the fault) and its service name.
     reconnect = ("network", "connect", "--ip", "{ip}", "--alias", "api", NETWORK)
+    cut = ("network", "disconnect", NETWORK)
     return [
-        (Fault("kill", "a crash (SIGKILL)", ("kill",), ("start",), True), victims[0]),
-        (Fault("stop", "a rolling update (SIGTERM)", ("stop", "--time", "40"), ("start",), True), victims[1 % len(victims)]),
-        (Fault("pause", "a hung replica", ("pause",), ("unpause",)), victims[2 % len(victims)]),
-        (Fault("disconnect", "cut off the network", ("network", "disconnect", NETWORK), reconnect), victims[3 % len(victims)]),
+        (fault, victims[i % len(victims)])
+        for i, fault in enumerate([
+            Fault("kill", "a crash (SIGKILL)", ("kill",), ("start",), reload_lb=True),
+            Fault("stop", "a rolling update (SIGTERM)", ("stop", "--time", "40"), ("start",), True),
+            Fault("pause", "a hung replica", ("pause",), ("unpause",)),
+            Fault("disconnect", "a replica cut off the network", cut, reconnect),
+        ])
     ]  # fmt: skip
 
 
@@ -104,7 +108,7 @@ def run_fault(
 
 def run_faults(stack: Stack, client: Callable[[], Client]) -> list[dict[str, Any]]:
     results = []
-    for fault, victim in faults(stack, stack.containers("api")):
+    for fault, victim in faults(stack.containers("api")):
         try:
             results.append(run_fault(stack, fault, victim, client))
         except CheckFailed:

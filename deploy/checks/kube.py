@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
@@ -24,12 +23,13 @@ MANIFEST = REPO / "deploy" / "k8s" / "deployment.yaml"
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 # Run inside a pod: each probe's GET and one POST /predict, on the pod's loopback.
 INSIDE = """
-import json, sys, urllib.request
+import json, sys, urllib.request as u
 port, paths, text = json.loads(sys.argv[1])
-status = {p: urllib.request.urlopen(f"http://127.0.0.1:{port}{p}", timeout=2).status for p in paths}
-request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", json.dumps({"text": text}).encode(),
-                                 {"content-type": "application/json"})
-print(json.dumps({"probes": status, "predict": json.load(urllib.request.urlopen(request, timeout=5))}))
+url = f"http://127.0.0.1:{port}"
+status = {p: u.urlopen(url + p, timeout=2).status for p in paths}
+body = json.dumps({"text": text}).encode()
+request = u.Request(url + "/predict", body, {"content-type": "application/json"})
+print(json.dumps({"probes": status, "predict": json.load(u.urlopen(request, timeout=5))}))
 """
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from build import build_all
-from common import FIGURES, PREFIX, CheckFailed, check, podman, record, wait_for
+from common import FIGURES, PREFIX, REPO, CheckFailed, check, podman, record, wait_for
 from compose import NETWORK, Stack
 from faults import run_faults
 from image import check_runtime, check_train
@@ -74,9 +74,7 @@ def main() -> int:
         clean_up()
     seconds = time.monotonic() - start
     record("seconds", round(seconds))
-    print(
-        f"deploy checks passed in {seconds:.0f} s; figures in {FIGURES.relative_to(FIGURES.parents[1])}"
-    )
+    print(f"deploy checks passed in {seconds:.0f} s; figures in {FIGURES.relative_to(REPO)}")
     return 0
 
 
