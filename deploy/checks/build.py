@@ -36,5 +36,9 @@ def build(target: str, tag: str) -> dict[str, float]:
     return {"build_seconds": round(seconds, 1), "size_mb": round(size)}
 
 
-def build_all() -> dict[str, dict[str, float]]:
-    return {"runtime": build("runtime", IMAGE), "train": build("train", TRAIN_IMAGE)}
+def build_runtime() -> dict[str, float]:
+    return build("runtime", IMAGE)
+
+
+def build_train() -> dict[str, float]:
+    return build("train", TRAIN_IMAGE)
