@@ -67,14 +67,18 @@ def run_fault(
                 podman("kill", "--signal", "HUP", lb)
 
         ip = stack.ip(victim)
+        first: list[float] = []  # when nginx had it answer again (the lb's log: msec)
 
         def back() -> bool:
-            return any(
-                line["upstreams"][-1] == ip and line["status"] == 200
+            first[:] = [
+                line["msec"]
                 for line in stack.access_log(since=fault_end)
-            )
+                if line["upstreams"][-1] == ip and line["status"] == 200
+            ][:1]
+            return bool(first)
 
-        recovery = wait_for(f"{fault.name}: {victim} answering again", back, 60, every=0.5)
+        wait_for(f"{fault.name}: {victim} answering again", back, 60, every=0.5)
+        recovery = first[0] - fault_end  # from the mending command on
         time.sleep(1)
     during = load.figures(fault_start, fault_end)
     overall = load.figures()
