@@ -87,4 +87,5 @@ def golden(model: str) -> list[dict[str, Any]]:
 def models() -> list[str]:
     """Every model the manifest publishes."""
     manifest = json.loads((REPO / "models" / "manifest.json").read_text())
-    return [m["name"] for m in manifest["models"]]
+    names: list[str] = manifest["models"]
+    return names
