@@ -21,12 +21,16 @@ from common import REPO, CheckFailed, check, golden, inspect, podman, wait_for
 
 MANIFEST = REPO / "deploy" / "k8s" / "deployment.yaml"
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
-# Run inside a pod: each probe's GET and one POST /predict, on the pod's loopback.
+# Run inside a pod, on its loopback: each httpGet probe's GET, a connection to each gRPC probe's
+# port (accepting only: the image has no gRPC health client), and one POST /predict.
 INSIDE = """
-import json, sys, urllib.request as u
-port, paths, text = json.loads(sys.argv[1])
+import json, socket, sys, urllib.request as u
+port, paths, grpc_ports, text = json.loads(sys.argv[1])
 url = f"http://127.0.0.1:{port}"
 status = {p: u.urlopen(url + p, timeout=2).status for p in paths}
+for p in grpc_ports:
+    socket.create_connection(("127.0.0.1", p), 2).close()
+    status[f"grpc:{p}"] = 200
 body = json.dumps({"text": text}).encode()
 request = u.Request(url + "/predict", body, {"content-type": "application/json"})
 print(json.dumps({"probes": status, "predict": json.load(u.urlopen(request, timeout=5))}))
@@ -37,16 +41,17 @@ def playable(deployment: dict[str, Any]) -> dict[str, Any]:
     """The Deployment without the container's ports (see the module docstring)."""
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container.pop("ports")}
-    for probe in PROBES:
-        get = container[probe]["httpGet"]
+    for get in (container[p]["httpGet"] for p in PROBES if "httpGet" in container[p]):
         get["port"] = ports.get(get["port"], get["port"])
     return deployment
 
 
 def probe(container: str, spec: dict[str, Any]) -> dict[str, Any] | None:
     """Each probe's answer and a prediction, from inside the pod; None while it is not ready."""
-    paths = [spec[p]["httpGet"]["path"] for p in PROBES]
-    argument = json.dumps([spec[PROBES[0]]["httpGet"]["port"], paths, golden("rnn2")[0]["text"]])
+    gets = [spec[p]["httpGet"] for p in PROBES if "httpGet" in spec[p]]
+    grpc_ports = [spec[p]["grpc"]["port"] for p in PROBES if "grpc" in spec[p]]
+    text = golden("rnn2")[0]["text"]
+    argument = json.dumps([gets[0]["port"], [g["path"] for g in gets], grpc_ports, text])
     try:
         answer: dict[str, Any] = json.loads(
             podman("exec", container, "python", "-c", INSIDE, argument)
@@ -97,7 +102,7 @@ def check_kube() -> dict[str, Any]:
             seconds = wait_for(f"{replicas} replicas ready", all_ready, 120, every=1)
             for container, answer in answers.items():
                 ok = set(answer["probes"].values()) == {200} and answer["predict"]["model"]
-                check(bool(ok), f"{container}: the three probes answer 200 and it predicts", answer)
+                check(bool(ok), f"{container}: every probe answers and it predicts", answer)
                 check_honoured(container, spec, pod)
             took = time.monotonic() - start
             check(True, f"kube play: {replicas} of {replicas} replicas ready in {took:.1f} s")
