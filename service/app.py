@@ -37,6 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
+        # Logged here, not by load_registry: `python -m service` loads once more to check first.
+        log.info(
+            "loaded %d models from %s: %s",
+            len(registry.models),
+            settings.models_dir,
+            ", ".join(registry.models),
+        )
         runtime.registry = registry
         runtime.shutting_down = False  # a new lifespan of the same app (tests) starts ready
         runtime.batchers = {}

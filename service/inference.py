@@ -9,6 +9,7 @@ been read and parsed, so a slow client holds no place in any queue.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypedDict, TypeVar
@@ -28,7 +29,9 @@ from service.explain import explain_text
 from service.registry import SentimentModel
 from service.schemas import Prediction
 from service.settings import Settings
-from service.tokenizer import OOV_ID, encode_batch_window, encode_window
+from service.tokenizer import OOV_ID, PAD_ID, START_ID, encode_batch_window, encode_window
+
+_json_string = json.encoder.encode_basestring_ascii
 
 
 def label_of(score: float) -> Literal["positive", "negative"]:
@@ -44,17 +47,13 @@ def record_inputs(
     """Input metrics: text lengths, the out-of-vocabulary share of each window, truncations."""
     if len(ids) == 1:  # one review: numpy's per-call overhead would cost more than the count
         row = ids[0].tolist()
-        words, unknown = [sum(i >= OOV_ID for i in row)], [row.count(OOV_ID)]
+        words = [len(row) - row.count(PAD_ID) - row.count(START_ID)]  # the ids >= OOV_ID
+        unknown = [row.count(OOV_ID)]
     else:
         words = (ids >= OOV_ID).sum(axis=1).tolist()
         unknown = (ids == OOV_ID).sum(axis=1).tolist()
-    oov_rate = metrics.OOV_RATE.labels(model.name)
-    for text, n_words, n_unknown in zip(texts, words, unknown, strict=True):
-        metrics.INPUT_CHARS.observe(len(text))
-        if n_words:
-            oov_rate.observe(n_unknown / n_words)
-    if any(truncated):
-        metrics.TRUNCATED.labels(model.name).inc(sum(truncated))
+    rates = [n_unknown / n for n, n_unknown in zip(words, unknown, strict=True) if n]
+    metrics.PER_TURN.inputs(model.name, [len(t) for t in texts], rates, sum(truncated))
 
 
 class DeadlinePassed(ServiceError):
@@ -156,8 +155,16 @@ async def score_one(
     """One review through its model's micro-batcher: the JSON response body, and the durations
     of tokenizing, waiting for the batch and inference (for Server-Timing)."""
     score, timing = await score_text(runtime, model, text, deadline_s, ready_at)
-    body = {"model": model.name, "label": label_of(score), "score": score}
-    return json.dumps(body, separators=(",", ":")).encode(), timing
+    return prediction_json(model.name, score), timing
+
+
+def prediction_json(model: str, score: float) -> bytes:
+    """`{"model":...,"label":...,"score":...}` as compact `json.dumps` writes it, 5x faster."""
+    if not math.isfinite(score):  # NaN and infinities: json's own spelling
+        body = {"model": model, "label": label_of(score), "score": score}
+        return json.dumps(body, separators=(",", ":")).encode()
+    name = _json_string(model)
+    return f'{{"model":{name},"label":"{label_of(score)}","score":{score!r}}}'.encode()
 
 
 T = TypeVar("T")
@@ -231,11 +238,15 @@ def score_texts(model: SentimentModel, texts: Sequence[str]) -> list[float]:
 
 def batch_json(model: SentimentModel, texts: Sequence[str]) -> bytes:
     """The body of a plain /predict/batch answer, written directly: building a pydantic object
-    per text only to serialize it again cost ~10% of a 1,000-review batch."""
-    predictions = [{"label": label_of(s), "score": s} for s in score_texts(model, texts)]
-    return json.dumps(
-        {"model": model.name, "predictions": predictions}, separators=(",", ":")
-    ).encode()
+    per text only to serialize it again cost ~10% of a 1,000-review batch, and `json.dumps`
+    twice what these f-strings cost."""
+    scores = score_texts(model, texts)
+    if not all(map(math.isfinite, scores)):  # NaN and infinities: json's own spelling
+        predictions = [{"label": label_of(s), "score": s} for s in scores]
+        body = {"model": model.name, "predictions": predictions}
+        return json.dumps(body, separators=(",", ":")).encode()
+    items = ",".join([f'{{"label":"{label_of(s)}","score":{s!r}}}' for s in scores])
+    return f'{{"model":{_json_string(model.name)},"predictions":[{items}]}}'.encode()
 
 
 def predict_texts(model: SentimentModel, texts: Sequence[str], explain: bool) -> list[Prediction]:

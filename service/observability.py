@@ -1,31 +1,35 @@
 """Per-request observability as one plain ASGI layer: X-Request-ID, Server-Timing, request metrics
 and one access log line. Routes add what only they know to `scope["state"]`: the model name and
-the tokenize/queue/inference durations."""
+the tokenize/queue/inference durations.
+
+It runs on every request, so it does little: one pass over the headers, one wrapped `send`, and
+the access line formatted without the logging module (service/logs.py).
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import time
-from contextvars import ContextVar
+from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics, tracing
 from service.dependencies import Runtime
+from service.logs import REQUEST_ID, log_access
 
-REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-access_log = logging.getLogger("service.access")
 
 
-class RequestIdFilter(logging.Filter):
-    """Puts the current request's id on every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = REQUEST_ID.get()
-        return True
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-ID if it is a safe one, else a fresh random id."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if _VALID_ID.fullmatch(given):
+                return given
+            break
+    return os.urandom(16).hex()
 
 
 def server_timing(timing: dict[str, float], total_s: float) -> bytes:
@@ -43,9 +47,8 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _VALID_ID.fullmatch(given) else os.urandom(16).hex()
+        start = perf_counter()
+        request_id = request_id_of(scope["headers"])
         token = REQUEST_ID.set(request_id)
         state = scope.setdefault("state", {})
         status = 500
@@ -54,17 +57,15 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
                 timing = state.get("timing")
                 if timing:
-                    headers.append(
-                        (b"server-timing", server_timing(timing, time.perf_counter() - start))
-                    )
+                    total = perf_counter() - start
+                    headers.append((b"server-timing", server_timing(timing, total)))
                 message = {**message, "headers": headers}
             await send(message)
 
-        metrics.IN_FLIGHT.inc()
+        metrics.PER_TURN.request_started()
         tracer = self.runtime.tracer
         try:
             if tracer is None:
@@ -81,23 +82,10 @@ class ObservabilityMiddleware:
                         if "model" in state:
                             span.set_attribute(tracing.MODEL, state["model"])
         finally:
-            metrics.IN_FLIGHT.dec()
-            elapsed = time.perf_counter() - start
+            elapsed = perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
             model = state.get("model", "")
-            metrics.requests_child(route, scope["method"], str(status), model).inc()
-            metrics.latency_child(route).observe(elapsed)
-            access_log.info(
-                "%s %s %d %.2fms",
-                scope["method"],
-                scope["path"],
-                status,
-                elapsed * 1000,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
+            method = scope["method"]
+            metrics.PER_TURN.request_finished(route, method, status, model, elapsed)
+            log_access(request_id, method, scope["path"], status, model, elapsed)
             REQUEST_ID.reset(token)

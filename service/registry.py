@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ from service.card import CARD, GOLDEN, MANIFEST, ONNX, GoldenSet, Manifest, Mode
 from service.errors import ModelNotFound
 from service.tokenizer import Vocabulary, build_vocabulary, encode_batch, load_word_index
 
-log = logging.getLogger(__name__)
 _Typed = TypeVar("_Typed")
 
 
@@ -171,7 +169,6 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
             f"default model {default_model!r} is not in {models_dir / MANIFEST} "
             f"(available: {', '.join(models)})"
         )
-    log.info("loaded %d models from %s: %s", len(models), models_dir, ", ".join(models))
     return ModelRegistry(models, default_model)
 
 

@@ -100,8 +100,9 @@ class Settings(BaseSettings):
     variable); set: traces of each request are exported there. Unset: tracing off."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the service and uvicorn."""
-    log_format: Literal["json", "text"] = "json"
-    """Structured JSON log lines, or plain text for reading in a terminal."""
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """`json` (one structured line per event) or `text`; `auto`: text when stderr is a
+    terminal, JSON otherwise."""
 
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("SENTIMENT_HOST", "HOST"))
     """Address to listen on (`HOST`, as uvicorn's own convention)."""
