@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-import logging.config
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
-from service.app import create_app
-from service.logs import logging_config
-from service.settings import Settings
-from tests.conftest import MODELS
+from service import metrics
 
 
 def test_metrics_count_requests_by_route_status_and_model(client: TestClient) -> None:
@@ -67,35 +58,34 @@ def test_server_timing_names_tokenize_queue_and_inference(client: TestClient) ->
     assert all(float(v) >= 0 for v in parts.values())
 
 
-@contextmanager
-def logs_into(stream: io.StringIO, log_format: str) -> Iterator[None]:
-    """Configure logging as the service does, into `stream`; put the old handlers back after."""
-    names = ("service", "uvicorn", "uvicorn.access")
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
-    config = logging_config(Settings(log_format=log_format))
-    config["handlers"]["default"]["stream"] = stream
-    logging.config.dictConfig(config)
-    try:
-        yield
-    finally:
-        for name, (handlers, level) in saved.items():
-            logging.getLogger(name).handlers = handlers
-            logging.getLogger(name).setLevel(level)
+def test_observe_many_equals_observe_one_by_one() -> None:
+    """`observe_many` writes prometheus-client's buckets itself: held equal to `observe` here."""
+    registry = CollectorRegistry()
+    one, many = (
+        Histogram(name, "test", buckets=metrics.LATENCY_BUCKETS, registry=registry)
+        for name in ("one_by_one", "many")
+    )
+    values = [0.0, 0.0005, 0.0007, 0.001, 0.3, 5.0, 7.5, -1.0, 0.0005, 1e9]
+    for value in values:
+        one.observe(value)
+    metrics.observe_many(many, values)
+    samples = {
+        m.name: [
+            (s.name[len(m.name) :], s.labels, s.value) for s in m.samples if "created" not in s.name
+        ]
+        for m in registry.collect()
+    }
+    assert samples["many"] == samples["one_by_one"]
 
 
-def test_access_log_is_json_with_the_request_id() -> None:
-    stream = io.StringIO()
-    with logs_into(stream, "json"), TestClient(create_app(Settings(models_dir=MODELS))) as c:
-        c.get("/health/live", headers={"x-request-id": "log-me-1"})
-    lines = [json.loads(x) for x in stream.getvalue().splitlines() if "log-me-1" in x]
-    assert lines
-    assert lines[0]["request_id"] == "log-me-1"
-    assert lines[0]["status"] == 200
-    assert lines[0]["path"] == "/health/live"
+def test_metrics_outside_an_event_loop_apply_at_once() -> None:
+    """The batch route's thread records its inputs with no event loop to apply them later."""
+    labels = {"route": "/t", "method": "GET", "status": "200", "model": ""}
 
+    def count() -> float:
+        return REGISTRY.get_sample_value("sentiment_requests_total", labels) or 0.0
 
-def test_plain_text_logs_are_switchable() -> None:
-    stream = io.StringIO()
-    with logs_into(stream, "text"):
-        logging.getLogger("service.test").warning("hello")
-    assert "WARNING service.test [-] hello" in stream.getvalue()
+    before = count()
+    metrics.PER_TURN.request_started()
+    metrics.PER_TURN.request_finished("/t", "GET", 200, "", 0.01)
+    assert count() == before + 1
