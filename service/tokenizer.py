@@ -156,6 +156,8 @@ def _window_ids(text: str, vocabulary: Vocabulary, maxlen: int) -> tuple[list[in
     if maxlen <= 0:
         return [], bool(split_words(text))
     words, more = _last_utf8_words(text, maxlen)
+    if not isinstance(vocabulary, Vocabulary):  # a plain mapping: slower, as exact
+        vocabulary = Vocabulary(vocabulary)
     ids = list(map(vocabulary.utf8.get, words, repeat(OOV_ID, len(words))))
     if not more and len(ids) < maxlen:
         ids.insert(0, START_ID)

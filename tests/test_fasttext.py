@@ -94,12 +94,13 @@ def test_a_100000_character_review_is_encoded_like_full_tokenization_reading_onl
     text = (reviews * (100_000 // len(reviews) + 1))[-100_000:]
     expected = full_tokenization(text, vocabulary, maxlen)
     read: list[int] = []
+    tail_words = tokenizer._tail_words
 
-    def spy(part: str) -> list[str]:
+    def spy(part: str, count: int) -> tuple[list[bytes], bool]:
         read.append(len(part))
-        return split_words(part)
+        return tail_words(part, count)
 
-    monkeypatch.setattr(tokenizer, "split_words", spy)
+    monkeypatch.setattr(tokenizer, "_tail_words", spy)
     assert len(text) == 100_000
     assert encode(text, vocabulary, maxlen).tolist() == expected
     longest_read = max(read)
