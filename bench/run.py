@@ -1,6 +1,6 @@
 """`make bench`: every figure measured side by side in one run on this machine, as ratios.
 
-    python -m bench.run [--seconds 8] [--rounds 3] [--data ../shared/data/imdb]
+    python -m bench.run [--seconds 5] [--rounds 3] [--data ../shared/data/imdb]
 
 Servers run pinned to CPU 0 and the load generator (wrk) to CPU 1, so neither steals the other's
 core. Results go to bench/results.md and bench/results.json.
@@ -57,6 +57,8 @@ class Load:
     p99_ms: float
     requests: int
     errors: int
+    cpu_us: float = 0.0
+    """The server's CPU time per request: steadier than throughput on a shared machine."""
 
 
 def _ms(value: str) -> float:
@@ -148,22 +150,34 @@ def otlp_sink() -> Iterator[str]:
 
 
 @contextmanager
-def server(kind: str, **env: str) -> Iterator[tuple[str, float, int]]:
-    """Start `python -m service` or a baseline (`kind`); yield (url, start-to-ready s, pid)."""
+def server(
+    kind: str,
+    log: Path | None = None,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    **more_env: str,
+) -> Iterator[tuple[str, float, int]]:
+    """Start `python -m service` (with its default settings unless `env` says otherwise) or a
+    baseline (`kind`) from `cwd`, its output into `log`; yield (url, start-to-ready s, pid)."""
     port = free_port()
     module = ["-m", "service"] if kind == "service" else ["-m", "bench.serve", kind]
     environ = {
         **os.environ,
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
-        "SENTIMENT_LOG_LEVEL": "warning",
         "SENTIMENT_GRPC_PORT": "0",  # unless a variant asks: 8001 may be taken
-        **env,
+        **(env or {}),
+        **more_env,
     }
     started = time.monotonic()
-    process = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, sys.executable, *module], cwd=ROOT, env=environ
-    )
+    with open(log or os.devnull, "ab") as output:
+        process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, sys.executable, *module],
+            cwd=cwd,
+            env=environ,
+            stdout=output,
+            stderr=output,
+        )
     try:
         path = "/health/ready" if kind == "service" else "/openapi.json"
         wait_ready(f"http://127.0.0.1:{port}{path}", process, interval=0.01)
@@ -214,43 +228,110 @@ def median_us(fn: Any, repeat: int) -> float:
     return statistics.median(times) * 1e6
 
 
+BARE = "bare FastAPI app (stock uvicorn)"
+MINIMAL = "15-line FastAPI app (tokenize + onnxruntime, stock uvicorn)"
+SERVICE = "service (defaults: JSON access log, metrics)"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, pid: int, body: Path, connections: int, seconds: float) -> Load:
+    """A wrk run after a one-second warm-up, with the server's CPU time per request."""
+    wrk(f"{url}/predict", body, connections, 1)
+    before = cpu_seconds(pid)
+    load = wrk(f"{url}/predict", body, connections, seconds)
+    load.cpu_us = (cpu_seconds(pid) - before) / max(load.requests, 1) * 1e6
+    return load
+
+
+Variants = dict[str, tuple[str, dict[str, str]]]
+
+
+def interleaved(
+    tmp: Path,
+    body: Path,
+    variants: Variants,
+    connections: int,
+    seconds: float,
+    rounds: int,
+    grpc: dict[str, tuple[str, str]] | None = None,
+) -> dict[str, list[Load]]:
+    """Every variant once per round, in turn, so drift in the machine hits each alike. The
+    servers log (those that do) into a file, as they would in production. Variants named in
+    `grpc` (name -> (target, review)) are loaded over gRPC instead of wrk."""
+    runs: dict[str, list[Load]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for i, (name, (kind, env)) in enumerate(variants.items()):
+            with server(kind, log=tmp / f"server-{i}.log", env=env) as (url, _, pid):
+                if grpc and name in grpc:
+                    before = cpu_seconds(pid)
+                    load = grpc_load(*grpc[name], connections, seconds)
+                    load.cpu_us = (cpu_seconds(pid) - before) / max(load.requests, 1) * 1e6
+                    runs[name].append(load)
+                    continue
+                runs[name].append(measured(url, pid, body, connections, seconds))
+    return runs
+
+
+def summary(loads: list[Load], reference: list[Load]) -> dict[str, Any]:
+    """The median round by throughput, every round's throughput and its ratio to the
+    reference's in the same round, and the median of those ratios."""
+    ordered = sorted(loads, key=lambda load: load.rps)
+    chosen = ordered[len(ordered) // 2]
+    ratios = [load.rps / ref.rps for load, ref in zip(loads, reference, strict=False)]
+    return {
+        **asdict(chosen),
+        "cpu_us_per_request": statistics.median(load.cpu_us for load in loads),
+        "rounds_rps": [round(load.rps, 1) for load in loads],
+        "rounds_ratio": [round(r, 3) for r in ratios],
+        "ratio": statistics.median(ratios),
+    }
+
+
 def single_review_throughput(tmp: Path, review: str, seconds: float, rounds: int) -> dict[str, Any]:
     """(a) and (c): POST /predict (rnn2, one worker, 16 connections) against the baselines, and
     the same review over gRPC (ModelInfer) and with tracing on."""
     body = write_body(tmp / "single.json", {"text": review, "model": "rnn2"})
     grpc_port = str(free_port())
+    grpc = {GRPC: (f"127.0.0.1:{grpc_port}", review)}
     with otlp_sink() as collector:
-        variants = {
-            "noop FastAPI endpoint": ("noop", {}),
-            "service": ("service", {}),
+        variants: Variants = {
+            BARE: ("bare", {}),
+            "noop endpoint, the service's uvicorn options": ("noop", {}),
+            SERVICE: ("service", {}),
+            "service, access log off (log level warning)": (
+                "service",
+                {"SENTIMENT_LOG_LEVEL": "warning"},
+            ),
             "service, fast path off": ("service", {"SENTIMENT_FAST_PATH": "false"}),
             "service, micro-batching off": ("service", {"SENTIMENT_BATCH_MAX_SIZE": "1"}),
-            "service, batch delay 1 ms": ("service", {"SENTIMENT_BATCH_MAX_DELAY_MS": "1"}),
             GRPC: ("service", {"SENTIMENT_GRPC_PORT": grpc_port}),
             TRACED: ("service", {"OTEL_EXPORTER_OTLP_ENDPOINT": collector}),
         }
-        runs: dict[str, list[Load]] = {name: [] for name in variants}
-        for _ in range(rounds):  # interleaved, so drift in the machine hits every variant alike
-            for name, (kind, env) in variants.items():
-                with server(kind, **env) as (url, _, _pid):
-                    if name == GRPC:
-                        target = f"127.0.0.1:{grpc_port}"
-                        runs[name].append(grpc_load(target, review, 16, seconds))
-                        continue
-                    wrk(f"{url}/predict", body, 16, 1)  # warm-up
-                    runs[name].append(wrk(f"{url}/predict", body, 16, seconds))
-    with server("keras") as (url, _, _pid):
+        runs = interleaved(tmp, body, variants, 16, seconds, rounds, grpc)
+    with server("keras", log=tmp / "keras.log") as (url, _, pid):
         for _ in range(3):  # Keras traces its predict function on first use
             post_once(url, "/predict", body.read_bytes())
-        runs["Keras model.predict in FastAPI"] = [wrk(f"{url}/predict", body, 16, max(seconds, 15))]
-    return {name: best_of(loads) for name, loads in runs.items()}
+        runs["Keras model.predict in FastAPI"] = [measured(url, pid, body, 16, max(seconds, 10))]
+    return {name: summary(loads, runs[BARE]) for name, loads in runs.items()}
 
 
-def best_of(loads: list[Load]) -> dict[str, Any]:
-    """The median round by throughput, with every round's throughput kept."""
-    ordered = sorted(loads, key=lambda load: load.rps)
-    chosen = ordered[len(ordered) // 2]
-    return {**asdict(chosen), "rounds_rps": [round(load.rps, 1) for load in loads]}
+def lone_request(tmp: Path, review: str, seconds: float, rounds: int) -> dict[str, Any]:
+    """One connection: the service's latency against the 15-line app's, interleaved rounds."""
+    body = write_body(tmp / "lone.json", {"text": review, "model": "rnn2"})
+    variants: Variants = {MINIMAL: ("minimal", {}), SERVICE: ("service", {})}
+    runs = interleaved(tmp, body, variants, 1, seconds, rounds)
+    result = {name: summary(loads, runs[MINIMAL]) for name, loads in runs.items()}
+    for name, loads in runs.items():
+        result[name]["rounds_p50_ms"] = [load.p50_ms for load in loads]
+        result[name]["rounds_p99_ms"] = [load.p99_ms for load in loads]
+        result[name]["p50_ms"] = statistics.median(load.p50_ms for load in loads)
+        result[name]["p99_ms"] = statistics.median(load.p99_ms for load in loads)
+    return result
 
 
 def batch_throughput(tmp: Path, texts: list[str], repeat: int) -> dict[str, Any]:
@@ -392,9 +473,7 @@ def machine() -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> str:
     single = results["single"]
-    noop, ours, keras = (
-        single[k] for k in ("noop FastAPI endpoint", "service", "Keras model.predict in FastAPI")
-    )
+    ours, keras = single[SERVICE], single["Keras model.predict in FastAPI"]
     m = results["machine"]
     load = m["load_average_at_start"]
     lines = [
@@ -404,24 +483,30 @@ def report(results: dict[str, Any]) -> str:
         f"{m['python']}, onnxruntime {m['onnxruntime']}, FastAPI {m['fastapi']}, uvicorn "
         f"{m['uvicorn']}; load average at start {', '.join(f'{x:.2f}' for x in load)}. "
         "Servers pinned to CPU 0, wrk to CPU 1; one uvicorn worker; every figure of a table comes "
-        "from the same run.",
+        "from the same run. The services run with their default settings (JSON access log into "
+        "a file, metrics on) unless a row says otherwise.",
         "",
         "## (a, c) Single review, POST /predict, rnn2, 16 connections",
         "",
-        f"A real review of {results['review_chars']} characters. Median of "
-        f"{results['rounds']} interleaved rounds of {results['seconds']} s.",
+        f"A real review of {results['review_chars']} characters. {results['rounds']} interleaved "
+        f"rounds of {results['seconds']} s; the row shows the median round, and the ratio to the "
+        "bare app is taken in each round, then the median of those. CPU is the server's CPU time "
+        "per request (steadier than requests/s when other work shares the machine).",
         "",
-        "| server | requests/s | p50 ms | p99 ms | errors | vs no-op | rounds (req/s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| server | requests/s | p50 ms | p99 ms | errors | CPU us/request | vs bare | "
+        "each round vs bare |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for name, load in single.items():
+    for name, row in single.items():
         lines.append(
-            f"| {name} | {load['rps']:.0f} | {load['p50_ms']:.2f} | {load['p99_ms']:.2f} | "
-            f"{load['errors']} | {load['rps'] / noop['rps']:.2f} | {load['rounds_rps']} |"
+            f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+            f"{row['errors']} | {row['cpu_us_per_request']:.0f} | {row['ratio']:.2f} | "
+            f"{', '.join(f'{r:.2f}' for r in row['rounds_ratio'])} |"
         )
     lines += [
         "",
-        f"- (a) service / no-op throughput: **{ours['rps'] / noop['rps']:.2f}** (goal >= 0.80)",
+        f"- (a) service / bare FastAPI app throughput: **{ours['ratio']:.2f}** (goal >= 0.80, "
+        "moonshot 0.90)",
         f"- (c) service / Keras-in-FastAPI throughput: **{ours['rps'] / keras['rps']:.1f}x** "
         "(goal >= 20x)",
         f"- gRPC / REST throughput: **{single[GRPC]['rps'] / ours['rps']:.2f}** (ModelInfer "
@@ -429,6 +514,29 @@ def report(results: dict[str, Any]) -> str:
         "bench/grpc_load.py, a Python asyncio client, as no gRPC load generator is packaged)",
         f"- tracing on / off throughput: **{single[TRACED]['rps'] / ours['rps']:.2f}** (every "
         "request traced and exported to a local OTLP/HTTP sink)",
+    ]
+    lone = results["lone"]
+    lines += [
+        "",
+        "## Lone request: POST /predict at 1 connection",
+        "",
+        "| server | p50 ms | p99 ms | requests/s | CPU us/request | each round p50 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, row in lone.items():
+        rounds = ", ".join(
+            f"{a:.3f} / {b:.3f}"
+            for a, b in zip(row["rounds_p50_ms"], row["rounds_p99_ms"], strict=True)
+        )
+        lines.append(
+            f"| {name} | {row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['rps']:.0f} | "
+            f"{row['cpu_us_per_request']:.0f} | {rounds} |"
+        )
+    mine, minimal = lone[SERVICE], lone[MINIMAL]
+    lines += [
+        "",
+        f"- service / 15-line app: p50 **{mine['p50_ms'] / minimal['p50_ms']:.2f}**, p99 "
+        f"**{mine['p99_ms'] / minimal['p99_ms']:.2f}** (goal <= 1)",
     ]
     batch = results["batch"]
     lines += [
@@ -518,7 +626,7 @@ def latency_only(out: Path, review: str, seconds: float, rounds: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "imdb")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -544,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         results["single"] = single_review_throughput(Path(tmp), review, args.seconds, args.rounds)
+        results["lone"] = lone_request(Path(tmp), review, args.seconds, args.rounds)
         results["batch"] = batch_throughput(Path(tmp), thousand, repeat=10)
         results["length"] = cost_by_length(thousand, models)
         results["latency"] = latency_by_model(Path(tmp), review, models, args.seconds / 2)
