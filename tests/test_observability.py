@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from service import metrics
+from service.observability import fresh_request_id
 
 
 def test_metrics_count_requests_by_route_status_and_model(client: TestClient) -> None:
@@ -89,3 +90,9 @@ def test_metrics_outside_an_event_loop_apply_at_once() -> None:
     metrics.PER_TURN.request_started()
     metrics.PER_TURN.request_finished("/t", "GET", 200, "", 0.01)
     assert count() == before + 1
+
+
+def test_fresh_request_ids_are_distinct_hex() -> None:
+    ids = [fresh_request_id() for _ in range(600)]  # more than one pool of 256
+    assert len(set(ids)) == 600
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
