@@ -36,8 +36,12 @@ INDEX_FROM = 3
 _CONTEXT_SENSITIVE_LOWER = "\u03a3"
 
 
-class Vocabulary(dict[str, int]):
-    """word -> id, holding only the words whose id is below num_words (see `build_vocabulary`)."""
+Vocabulary = Mapping[str, int]
+"""word -> id, holding only the words whose id is below num_words (see `build_vocabulary`)."""
+
+
+class WordIds(dict[str, int]):
+    """The vocabulary `build_vocabulary` makes: a dict, with a copy keyed by UTF-8 bytes."""
 
     @cached_property
     def utf8(self) -> dict[bytes, int]:
@@ -54,11 +58,9 @@ def load_word_index(path: str | Path) -> dict[str, int]:
     return index
 
 
-def build_vocabulary(word_index: Mapping[str, int], num_words: int) -> Vocabulary:
+def build_vocabulary(word_index: Mapping[str, int], num_words: int) -> WordIds:
     """Map each word whose id (rank + INDEX_FROM) is below num_words to that id."""
-    return Vocabulary(
-        (w, r + INDEX_FROM) for w, r in word_index.items() if r + INDEX_FROM < num_words
-    )
+    return WordIds((w, r + INDEX_FROM) for w, r in word_index.items() if r + INDEX_FROM < num_words)
 
 
 def split_words(text: str) -> list[str]:
@@ -135,7 +137,7 @@ class Encoding:
     """How many words were cut from the front to fit the window."""
 
 
-def word_ids(words: Sequence[str], vocabulary: Mapping[str, int]) -> list[int]:
+def word_ids(words: Sequence[str], vocabulary: Vocabulary) -> list[int]:
     """Map words to ids; unknown and too rare words become OOV_ID."""
     return list(map(vocabulary.get, words, repeat(OOV_ID, len(words))))
 
@@ -156,8 +158,8 @@ def _window_ids(text: str, vocabulary: Vocabulary, maxlen: int) -> tuple[list[in
     if maxlen <= 0:
         return [], bool(split_words(text))
     words, more = _last_utf8_words(text, maxlen)
-    if not isinstance(vocabulary, Vocabulary):  # a plain mapping: slower, as exact
-        vocabulary = Vocabulary(vocabulary)
+    if not isinstance(vocabulary, WordIds):  # not from build_vocabulary: slower, as exact
+        vocabulary = WordIds(vocabulary)
     ids = list(map(vocabulary.utf8.get, words, repeat(OOV_ID, len(words))))
     if not more and len(ids) < maxlen:
         ids.insert(0, START_ID)

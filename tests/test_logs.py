@@ -31,7 +31,7 @@ def logs_into(stream: io.StringIO, log_format: str) -> Iterator[None]:
     """Configure logging as the service does, into `stream`; put the old handlers back after."""
     names = ("service", "uvicorn", "uvicorn.access")
     saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
-    config = logging_config(Settings(log_format=log_format))  # type: ignore[arg-type]
+    config = logging_config(Settings(log_format=log_format))
     config["handlers"]["default"]["stream"] = stream
     logging.config.dictConfig(config)
     try:
