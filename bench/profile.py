@@ -53,9 +53,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("metrics", ("prometheus_client", "service/metrics.py", "record_inputs (")),
     ("batcher", ("service/batching.py",)),
     ("body parse", ("pydantic", "_read_body (", "receive (", "_plain_request_model (")),
-    ("response", ("json/", "protocol.py", "send (", "send_with_headers (", "server_timing (")),
+    (
+        "response",
+        ("json/", "CoalescingTransport", "send (", "send_with_headers (", "server_timing ("),
+    ),
     ("middleware", MIDDLEWARE),
-    ("HTTP parsing", ("httptools_impl.py", "h11_impl.py")),
+    ("HTTP parsing", ("httptools_impl.py", "h11_impl.py", "service/protocol.py")),
 ]
 OTHER = "event loop and sockets"
 ORDER = [
