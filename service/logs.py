@@ -1,10 +1,11 @@
 """Logging: one line per event, as JSON or as text, each with the current request's id.
 
-JSON by default, text when stderr is a terminal (`SENTIMENT_LOG_FORMAT` forces either). Lines are
-written by `LineHandler`, which gathers the lines of one event-loop turn into one write; a
-warning or worse is written at once, with anything gathered before it. The access log (one
-line per request, from service/observability.py) goes straight to the handler's formatter,
-without a `LogRecord`: the logging module's per-record machinery cost more than the model.
+JSON, or text when stderr is a terminal (`SENTIMENT_LOG_FORMAT` forces either). The access log
+(one line per request, from service/observability.py) goes straight to the handler's formatter,
+without a `LogRecord` (the logging module's per-record machinery cost more than the model), and
+`LineHandler` writes the access lines of one event-loop turn in one write at its end. Records of
+the logging module (start-up, warnings, errors) are few: they are written at once, after any
+access lines gathered before them, so that nothing is lost to a crash right after.
 """
 
 from __future__ import annotations
@@ -152,8 +153,11 @@ class LineHandler(logging.Handler):
         if self._pending:
             data = "\n".join(self._pending) + "\n"
             self._pending.clear()
-            self.stream.write(data)
-            self.stream.flush()
+            try:
+                self.stream.write(data)
+                self.stream.flush()
+            except Exception:  # as logging's own handlers do: report, never fail the request
+                self.handleError(logging.makeLogRecord({"msg": data}))
 
 
 def _handlers(logger: logging.Logger) -> Iterator[logging.Handler]:
