@@ -114,8 +114,8 @@ def model_served(model: str, old_sha256: str | None, new_sha256: str | None) -> 
 # `labels()` costs a lock and a few allocations on every call; the label sets are few and fixed
 # (routes, methods, statuses, models), so each child is looked up once and kept.
 @lru_cache(maxsize=4096)
-def _requests(route: str, method: str, status: int, model: str) -> Counter:
-    return REQUESTS.labels(route, method, str(status), model)
+def requests_child(route: str, method: str, status: str, model: str) -> Counter:
+    return REQUESTS.labels(route, method, status, model)
 
 
 @lru_cache(maxsize=256)
@@ -211,7 +211,8 @@ class PerTurn:
             key = (route, method, status, model)
             counts[key] = counts.get(key, 0) + 1
         for key, n in counts.items():
-            _requests(*key).inc(n)
+            route, method, status, model = key
+            requests_child(route, method, str(status), model).inc(n)
         for route, values in latencies.items():
             observe_many(_latency(route), values)
         if inputs:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
+from service.dependencies import Runtime
 from service.logs import log_access, logging_config, resolved_format
 from service.observability import ObservabilityMiddleware
 from service.registry import load_registry
@@ -162,8 +163,9 @@ def test_a_failing_request_leaves_a_500_record() -> None:
     async def nothing(*_: object) -> None:
         return None
 
+    middleware = ObservabilityMiddleware(broken, Runtime(Settings(models_dir=MODELS)))
     with logs_into(stream, "json"), pytest.raises(RuntimeError):
-        asyncio.run(ObservabilityMiddleware(broken)(scope, nothing, nothing))  # type: ignore[arg-type]
+        asyncio.run(middleware(scope, nothing, nothing))  # type: ignore[arg-type]
     (record,) = map(json.loads, stream.getvalue().splitlines())
     assert (record["status"], record["path"]) == (500, "/x")
 
