@@ -166,6 +166,7 @@ def server(
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "SENTIMENT_GRPC_PORT": "0",  # unless a variant asks: 8001 may be taken
+        "SENTIMENT_DRAIN_SECONDS": "0",  # benchmarks stop many servers; none measures the drain
         **(env or {}),
         **more_env,
     }
@@ -184,7 +185,12 @@ def server(
         yield f"http://127.0.0.1:{port}", time.monotonic() - started, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a stuck shutdown must not lose the run's figures
+            print(f"warning: {kind} ignored SIGTERM for 60 s; killed", file=sys.stderr)
+            process.kill()
+            process.wait()
 
 
 def rss_mb(pid: int) -> float:
