@@ -24,8 +24,10 @@ from common import (
     answers,
     check,
     free_port,
+    golden,
     http,
     inspect,
+    models,
     podman,
     wait_for,
 )
@@ -43,6 +45,7 @@ class Stack:
     def __init__(self, root: Path) -> None:
         self.socket = root / "podman.sock"
         self.lb_port, self.prometheus_port = free_port(), free_port()
+        self.lb_grpc_port = free_port()
         self.service: subprocess.Popen[bytes] | None = None
         self.env = {
             **os.environ,
@@ -50,6 +53,7 @@ class Stack:
             "NGINX_IMAGE": NGINX_IMAGE,
             "PROMETHEUS_IMAGE": PROMETHEUS_IMAGE,
             "LB_PORT": str(self.lb_port),
+            "LB_GRPC_PORT": str(self.lb_grpc_port),
             "PROMETHEUS_PORT": str(self.prometheus_port),
         }
 
@@ -137,6 +141,29 @@ class Stack:
         wait_for("nginx answering", lambda: answers(url), 60)
         check(True, f"lb (nginx) answers on {LOOPBACK}:{self.lb_port}")
         return {"replicas_healthy_seconds": round(ready, 1)}
+
+    def check_grpc(self) -> dict[str, Any]:
+        """The Open Inference Protocol over gRPC through nginx: readiness, and every golden
+        review of every model scored as Keras scored it (within 1e-5)."""
+        import numpy as np
+        import tritonclient.grpc as tc  # the dev venv's; the image needs no gRPC client
+
+        client = tc.InferenceServerClient(f"{LOOPBACK}:{self.lb_grpc_port}")
+        wait_for("gRPC through nginx", client.is_server_ready, 30)
+        worst = 0.0
+        for model in models():
+            reviews = golden(model)
+            tensor = tc.InferInput("text", [len(reviews)], "BYTES")
+            texts = [r["text"].encode() for r in reviews]
+            tensor.set_data_from_numpy(np.array(texts, dtype=np.object_))
+            scores = client.infer(model, [tensor]).as_numpy("score")
+            expected = np.array([r["keras_score"] for r in reviews])
+            worst = max(worst, float(np.abs(scores - expected).max()))
+        client.close()
+        check(
+            worst <= 1e-5, f"gRPC ModelInfer through nginx: every model within 1e-5 ({worst:.1e})"
+        )
+        return {"grpc_through_nginx_max_diff": worst}
 
     def start_monitoring(self) -> None:
         self.compose("--profile", "monitoring", "up", "--detach", "--no-build", "prometheus")

@@ -67,6 +67,7 @@ def main() -> int:
             )
             with Stack(Path(root)) as stack:
                 record("compose", {**stack.up(REPLICAS), "served": check_spread(stack)})
+                record("grpc", stack.check_grpc())
                 stack.start_monitoring()  # scraping starts while the faults run
                 print("faults under load through nginx")
                 record("faults", run_faults(stack, lambda: PredictClient(stack.lb_port)))
