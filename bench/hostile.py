@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.run import OUT, machine, server
+from bench.run import OUT, machine, rss_mb, server
 
 MB = 1024 * 1024
 
@@ -55,13 +55,6 @@ HOSTILE: dict[str, tuple[str, Callable[[int], bytes]]] = {
 }
 
 
-def _status(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} for {pid}")
-
-
 def _post(port: int, path: str, body: bytes) -> tuple[int, int]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -79,7 +72,7 @@ def measure(url: str, pid: int, name: str, size: int) -> dict[str, Any]:
     port = int(url.rsplit(":", 1)[1])
     path, make = HOSTILE[name]
     body = make(size)
-    idle = _status(pid, "VmRSS")
+    idle = rss_mb(pid)
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     slowest = 0.0
     done = threading.Event()
@@ -109,7 +102,7 @@ def measure(url: str, pid: int, name: str, size: int) -> dict[str, Any]:
         "status": status,
         "answer_bytes": answer_bytes,
         "seconds": seconds,
-        "peak_rss_above_idle_mb": _status(pid, "VmHWM") - idle,
+        "peak_rss_above_idle_mb": rss_mb(pid, "VmHWM") - idle,
         "slowest_live_ms": slowest * 1000,
     }
 
