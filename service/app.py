@@ -23,7 +23,11 @@ from service.routes import compare, docs, health, models, page, predict, reposit
 from service.routes import metrics as metrics_route
 from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
-from service.shutdown import ConnectionCloseWhileDraining, install_drain_on_sigterm
+from service.shutdown import (
+    ConnectionCloseWhileDraining,
+    drain_when_orphaned,
+    install_drain_on_sigterm,
+)
 from service.tracing import start_provider
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await grpc_server.start()
         restore_sigterm = install_drain_on_sigterm(runtime, settings.drain_seconds)
         restore_sighup = install_reload_on_sighup(runtime)
+        drain_when_orphaned()
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         yield
         runtime.shutting_down = True

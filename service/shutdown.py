@@ -14,6 +14,8 @@ import asyncio
 import ctypes
 import functools
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -121,6 +123,22 @@ def install_drain_on_sigterm(runtime: Runtime, drain_seconds: float) -> Callable
         signal.signal(signal.SIGTERM, previous)
 
     return restore
+
+
+def drain_when_orphaned() -> None:
+    """In a worker of uvicorn's supervisor: drain and exit (as on SIGTERM) once the supervisor is
+    gone. SIGKILLed or OOM-killed, it would otherwise leave its workers serving on the shared port
+    with no one to restart or stop them (and holding whatever pipes it gave them)."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None:  # not a spawned worker: a single process, or a test's app
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([supervisor.sentinel])  # readable once it has exited
+        log.warning("the supervisor (pid %s) is gone: draining, then exiting", supervisor.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 class ConnectionCloseWhileDraining:

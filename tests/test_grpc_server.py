@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 import tritonclient.grpc as tc
 from tritonclient.utils import InferenceServerException
 
-from harness import free_port
+from harness import free_port, wait_until
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,7 @@ def wait_for_an_rpc_in_flight(url: str) -> None:
         time.sleep(0.02)
 
 
-def test_two_workers_share_the_port_and_sigterm_finishes_rpcs_in_flight() -> None:
+def test_two_workers_share_the_port_and_sigterm_finishes_rpcs_in_flight(tmp_path: Path) -> None:
     http_port, grpc_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -59,21 +60,25 @@ def test_two_workers_share_the_port_and_sigterm_finishes_rpcs_in_flight() -> Non
         # Queued big batches would be shed past the delay target: this test is about shutdown.
         "SENTIMENT_ADMISSION_CONTROL": "false",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(server.stderr.readline, "")))  # type: ignore[union-attr]
-    reader.start()
+    log = tmp_path / "server.log"
+    with log.open("w") as sink:  # a file, not a pipe: no reader to block on if the test fails
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service"],
+            cwd=ROOT,
+            env=env,
+            stderr=sink,
+            start_new_session=True,  # its workers too are killed on the way out, whatever happens
+        )
     try:
-        deadline = time.monotonic() + 120
-        while sum(BOUND in line for line in lines) < 2:  # each worker binds the same port
-            assert server.poll() is None, "".join(lines)
-            assert time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.2)
+        wait_until(  # each worker binds the same port
+            lambda: server.poll() is not None or log.read_text().count(BOUND) >= 2,
+            120,
+            "two workers serving gRPC",
+        )
+        assert server.poll() is None, log.read_text()
         address = f"127.0.0.1:{grpc_port}"
         with tc.InferenceServerClient(address) as triton:
-            assert triton.is_server_ready()
+            assert triton.is_server_ready(client_timeout=30), log.read_text()
         batch = big_batch()
 
         def infer() -> float | str:
@@ -94,19 +99,17 @@ def test_two_workers_share_the_port_and_sigterm_finishes_rpcs_in_flight() -> Non
         # Each RPC either finished, or came after SIGTERM and was refused as UNAVAILABLE.
         finished = [t for t in outcomes if isinstance(t, float)]
         refused = [s for s in outcomes if isinstance(s, str)]
-        assert set(refused) <= {str(grpc.StatusCode.UNAVAILABLE)}, outcomes
-        assert finished, outcomes
-        assert max(finished) > terminated, outcomes  # in flight at SIGTERM
+        assert set(refused) <= {str(grpc.StatusCode.UNAVAILABLE)}, (outcomes, log.read_text())
+        assert finished, (outcomes, log.read_text())
+        assert max(finished) > terminated, (outcomes, log.read_text())  # in flight at SIGTERM
         with (
             pytest.raises(InferenceServerException) as late,
             tc.InferenceServerClient(address) as client,
         ):
             client.infer("fasttext", [batch], client_timeout=10)
         assert late.value.status() == str(grpc.StatusCode.UNAVAILABLE)
-        assert server.wait(timeout=60) == 0
+        assert server.wait(timeout=60) == 0, log.read_text()
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        reader.join(timeout=10)
-        server.stderr.close()  # type: ignore[union-attr]
+        with contextlib.suppress(ProcessLookupError):  # the group is empty once all exited
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +84,40 @@ def test_sigterm_under_load_drains_then_finishes_in_flight_requests() -> None:
     assert len(statuses) >= 8
     assert set(statuses) == {200}, statuses
     assert any(at > sigterm_at for at, _ in results), "requests kept being served after SIGTERM"
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_workers_drain_and_exit_when_their_supervisor_is_killed() -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "SENTIMENT_DRAIN_SECONDS": "0.5",
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "service"], cwd=ROOT, env=env, start_new_session=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/health/ready", supervisor)
+        children = Path(f"/proc/{supervisor.pid}/task/{supervisor.pid}/children").read_text()
+        workers = [int(pid) for pid in children.split()]
+        assert len(workers) >= 2, workers
+        supervisor.kill()  # SIGKILL: no chance to stop its workers itself
+        supervisor.wait(timeout=10)
+        wait_until(lambda: not any(map(alive, workers)), 30, "the orphaned workers exiting")
+        with pytest.raises(urllib.error.URLError, match="refused"):  # no one serves the port
+            harness.http("GET", f"{url}/health/live", timeout=2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor.pid, signal.SIGKILL)
+        supervisor.wait(timeout=30)
