@@ -5,13 +5,24 @@ The signal is CoDel's (Nichols and Jacobson, "Controlling Queue Delay", 2012): t
 each piece of work, from the moment its request was read off the socket to the moment its scoring
 starts. A burst makes a few requests wait and then drains: no harm done. A standing queue is
 one in which even the request that waited least, over a whole `interval`, waited longer than
-`target`. Only then does the controller shed, until a request starts within the target again or
-nothing admitted is left: new work is answered at once with 503 and Retry-After (Google's SRE book,
-"Handling Overload"), and queued work that has already waited past the target is dropped unscored as
-it reaches the head (Facebook's CoDel for RPC queues), so the requests that are served wait about
-the target, not the length of a backlog. A fixed count of requests in flight was the wrong signal:
-the right number depends on the model, the text, the machine and the number of workers, while a
-delay target is what a client actually feels.
+`target`. Only then does the controller shed:
+
+- at the door, new work is refused at once with 503 and Retry-After (Google's SRE book, "Handling
+  Overload") unless the queue ahead of it would start it within half the target. That wait is
+  predicted from what was measured: the work admitted, times the time between starts while work
+  waited (the service time as this worker really delivers it, parsing and refusals included).
+  So under any overload the queue holds about half the target's worth of work: the server never
+  idles, and the work it admits is work it will serve (a request admitted, parsed and then
+  dropped would waste the parse);
+- at the head, queued work that has already waited past the target is dropped unscored
+  (Facebook's CoDel for RPC queues): the safety net for a wrong prediction, such as a run of
+  heavier jobs than usual.
+
+Shedding ends once the queue has drained to a quarter of the target (a start that waited less),
+or nothing admitted is left. Ending it at the target itself would end it at every small dip of a
+queue held at the target, and each time let in a whole interval of arrivals to be dropped later.
+A fixed count of requests in flight was the wrong signal: the right number depends on the model,
+the text, the machine and the number of workers, while a delay target is what a client feels.
 
 `max_in_flight` stays only as a memory guard, far above any normal load (see the settings).
 """
@@ -26,6 +37,8 @@ from service import metrics
 from service.errors import ServiceError
 
 RETRY_AFTER = {"Retry-After": "1"}
+GAP_SMOOTHING = 32
+"""The time between starts is averaged over about this many starts (an exponential average)."""
 
 
 class Overloaded(ServiceError):
@@ -57,6 +70,9 @@ class AdmissionController:
         self.in_flight = 0
         self.shedding = False
         self._first_above: float | None = None  # when the delay will have been high an interval
+        self._last_start: float | None = None
+        self.start_gap_s: float | None = None
+        """Mean time between starts while work waited: the measured cost of one piece of work."""
         self._delay = metrics.QUEUE_DELAY.labels(queue)  # looked up once: observed per request
         metrics.ADMISSION_SHEDDING.labels(queue).set(0)
 
@@ -80,9 +96,16 @@ class AdmissionController:
         """The queueing delay of work that is starting now."""
         now = self.clock()
         self._delay.observe(sojourn_s)
+        if self._last_start is not None and sojourn_s >= now - self._last_start:
+            # It waited since before the previous start: the gap is that work's service time.
+            gap = now - self._last_start
+            mean = self.start_gap_s
+            self.start_gap_s = gap if mean is None else mean + (gap - mean) / GAP_SMOOTHING
+        self._last_start = now
+        if sojourn_s < self.target_s / 4:
+            self._set_shedding(False)  # the queue has drained
         if sojourn_s < self.target_s:
-            self._first_above = None  # the queue emptied to below target: no standing queue
-            self._set_shedding(False)
+            self._first_above = None  # below target: no standing queue
         elif self._first_above is None:
             self._first_above = now + self.interval_s
         elif now >= self._first_above:
@@ -103,6 +126,11 @@ class AdmissionController:
             self._first_above = None
             self._set_shedding(False)
             return None
+        if self.start_gap_s is not None and self._last_start is not None:
+            # A job running longer than usual counts as long as it has run so far.
+            gap = max(self.start_gap_s, self.clock() - self._last_start)
+            if self.in_flight * gap < self.target_s / 2:
+                return None  # it will start well within the target: keep the queue full
         metrics.REJECTED.labels("queue_delay").inc()
         return Overloaded(
             f"server busy: requests wait longer than {self.target_s * 1000:g} ms to start; "

@@ -110,3 +110,31 @@ def test_the_in_flight_cap_is_a_hard_memory_guard(clock: Clock) -> None:
     refusal = admission.refusal()
     assert isinstance(refusal, Overloaded)
     assert "2 requests already admitted" in refusal.message
+
+
+def test_while_shedding_the_door_keeps_half_the_target_of_work_queued(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 15, step=0.01)  # starts 10 ms apart: 10 ms of work each
+    assert admission.state == "shedding"
+    assert admission.start_gap_s == pytest.approx(0.01)
+    admission.in_flight = 4  # 40 ms queued: the next starts within half the 100 ms target
+    assert admission.refusal() is None
+    admission.in_flight = 6  # 60 ms: past half the target
+    assert isinstance(admission.refusal(), Overloaded)
+
+
+def test_a_queue_held_near_the_target_stays_shed_until_it_drains(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 15, step=0.01)
+    feed(admission, clock, [0.06, 0.04, 0.05], step=0.01)  # dips below target: still a queue
+    assert admission.state == "shedding"
+    feed(admission, clock, [0.02], step=0.01)  # drained to under a quarter of the target
+    assert admission.state == "open"
+
+
+def test_a_start_after_an_idle_gap_does_not_count_as_service_time(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.05] * 5, step=0.01)
+    clock.now += 5.0  # idle, then work arrives and starts at once
+    admission.on_start(0.001)
+    assert admission.start_gap_s == pytest.approx(0.01)
