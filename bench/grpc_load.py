@@ -20,8 +20,8 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from service.grpc_tensors import join_bytes
 from service.protos import grpc_predict_v2_pb2 as pb
+from service.v2.grpc_tensors import join_bytes
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 

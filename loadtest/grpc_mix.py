@@ -16,8 +16,8 @@ import grpc
 
 from loadtest.mix import Call
 from loadtest.run import Sent
-from service.grpc_tensors import join_bytes
 from service.protos import grpc_predict_v2_pb2 as pb
+from service.v2.grpc_tensors import join_bytes
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 CODES = {

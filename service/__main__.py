@@ -90,7 +90,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "workers": settings.workers,
         "log_level": settings.log_level,
         "log_config": logging_config(settings),
-        "access_log": False,  # service.observability writes one line per request, with its id
+        "access_log": False,  # middleware/observability.py writes one line per request, with its id
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,  # shorter than the drain: see settings.py
         "timeout_graceful_shutdown": 30,
         "http": CoalescingHttpToolsProtocol,  # a response leaves in one write: see its module

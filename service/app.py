@@ -13,22 +13,21 @@ from fastapi.staticfiles import StaticFiles
 
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
-from service.fastpath import PredictFastPath
-from service.grpc_api import GrpcServer
-from service.limits import BodyLimitMiddleware
-from service.observability import ObservabilityMiddleware
+from service.middleware.api_key import ApiKeyMiddleware
+from service.middleware.draining import ConnectionCloseWhileDraining
+from service.middleware.fastpath import PredictFastPath
+from service.middleware.limits import BodyLimitMiddleware
+from service.middleware.observability import ObservabilityMiddleware
 from service.registry import check_golden, load_registry
 from service.repository import install_reload_on_sighup
-from service.routes import compare, docs, health, models, page, predict, repository, v2
+from service.routes import compare, docs, health, models, page, predict
 from service.routes import metrics as metrics_route
-from service.security import ApiKeyMiddleware
 from service.settings import Settings, get_settings
-from service.shutdown import (
-    ConnectionCloseWhileDraining,
-    drain_when_orphaned,
-    install_drain_on_sigterm,
-)
+from service.shutdown import drain_when_orphaned, install_drain_on_sigterm
 from service.tracing import start_provider
+from service.v2 import repository
+from service.v2 import routes as v2
+from service.v2.grpc_server import GrpcServer
 
 log = logging.getLogger(__name__)
 # As uvicorn's own timeout_graceful_shutdown (service/__main__.py).

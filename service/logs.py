@@ -1,7 +1,8 @@
 """Logging: one line per event, as JSON or as text, each with the current request's id.
 
 JSON, or text when stderr is a terminal (`SENTIMENT_LOG_FORMAT` forces either). The access log
-(one line per request, from service/observability.py) goes straight to the handler's formatter,
+(one line per request, from service/middleware/observability.py) goes straight to the handler's
+formatter,
 without a `LogRecord` (the logging module's per-record machinery cost more than the model), and
 `LineHandler` writes the access lines of one event-loop turn in one write at its end. Records of
 the logging module (start-up, warnings, errors) are few: they are written at once, after any

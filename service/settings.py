@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     batch_max_delay_ms: float = Field(0.0, ge=0)
     """How long a request may wait for others to join its batch; 0: only those already there."""
     fast_path: bool = True
-    """Answer plain POST /predict requests below FastAPI's routing (service/fastpath.py)."""
+    """Answer plain POST /predict requests below FastAPI's routing (middleware/fastpath.py)."""
     admission_control: bool = True
     """Refuse work (503 with Retry-After) while a standing queue waits past the target
     (service/admission.py); off: every request is queued, however long the wait."""

@@ -25,12 +25,9 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from service.dependencies import Runtime
 
 log = logging.getLogger(__name__)
-_CLOSE = (b"connection", b"close")
 LISTENER_SETTLE_SECONDS = 0.1
 """Between refusing new connections and closing the listener: uvicorn accepts those queued."""
 _SO_ATTACH_FILTER = 26  # Linux, include/uapi/asm-generic/socket.h
@@ -139,25 +136,3 @@ def drain_when_orphaned() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-
-
-class ConnectionCloseWhileDraining:
-    """While draining, each response says `Connection: close`; uvicorn then closes the connection
-    once the response is sent, so the client opens its next connection (or is refused) instead of
-    reusing one the server is about to close. Outermost layer: every response passes here."""
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "http.response.start" and self.runtime.shutting_down:
-                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
-            await send(message)
-
-        await self.app(scope, receive, send_closing)

@@ -24,10 +24,10 @@ from tritonclient.utils import InferenceServerException
 
 from harness import free_port
 from service.app import create_app
-from service.grpc_tensors import join_bytes
 from service.protos import grpc_predict_v2_pb2 as pb
 from service.protos import grpc_predict_v2_pb2_grpc as pb_grpc
 from service.settings import Settings
+from service.v2.grpc_tensors import join_bytes
 from tests.conftest import MODELS, ROOT, SERVED_MODELS, golden
 
 TEXTS = ["One of the best films I have seen. A masterpiece, I loved it.", "Dull and far too long."]

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from service.app import create_app
 from service.dependencies import Runtime
 from service.logs import log_access, logging_config, resolved_format
-from service.observability import ObservabilityMiddleware
+from service.middleware.observability import ObservabilityMiddleware
 from service.registry import load_registry
 from service.settings import Settings
 from tests.conftest import MODELS

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from service import metrics
-from service.observability import fresh_request_id
+from service.middleware.observability import fresh_request_id
 
 
 def test_metrics_count_requests_by_route_status_and_model(client: TestClient) -> None:

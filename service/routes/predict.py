@@ -76,7 +76,7 @@ async def predict(body: PredictRequest, request: Request) -> Response:
     Concurrent requests for the same model are scored together in one onnxruntime call.
     """
     # No dependency to resolve, and the response written directly as JSON bytes; the common case
-    # does not even get here (service/fastpath.py).
+    # does not even get here (service/middleware/fastpath.py).
     runtime: Runtime = request.app.state.runtime
     model = runtime.require_registry().get(body.model)
     check_lengths([body.text], runtime.settings)

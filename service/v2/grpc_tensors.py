@@ -1,4 +1,5 @@
-"""Tensors of the Open Inference Protocol's gRPC form, to and from its REST form (service/oip.py):
+"""Tensors of the Open Inference Protocol's gRPC form, to and from its REST form
+(service/v2/schemas.py):
 a `ModelInferRequest` becomes the same `InferenceRequest` the REST route validates, so both
 protocols share one decoding and one set of checks.
 
@@ -16,8 +17,14 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from service.oip import InferenceRequest, RequestInput, RequestOutput, ResponseOutput, V2Error
 from service.protos import grpc_predict_v2_pb2 as pb
+from service.v2.schemas import (
+    InferenceRequest,
+    RequestInput,
+    RequestOutput,
+    ResponseOutput,
+    V2Error,
+)
 
 # Only these are decoded; any other datatype is refused by the checks, whatever its values.
 _TYPED = {"BYTES": "bytes_contents", "INT64": "int64_contents"}

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from service.dependencies import RegistryDep, Runtime, RuntimeDep
 from service.errors import ServiceError
 from service.inference import queue_terms
-from service.oip import (
+from service.v2.schemas import (
     InferenceRequest,
     InferenceResponse,
     ModelMetadata,

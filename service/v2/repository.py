@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from service import repository
 from service.dependencies import RuntimeDep
-from service.oip import V2Error
-from service.routes.v2 import ERRORS, V2Route
+from service.v2.routes import ERRORS, V2Route
+from service.v2.schemas import V2Error
 
 
 class RepositoryModel(BaseModel):

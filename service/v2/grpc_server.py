@@ -3,8 +3,8 @@ serve it on port 8001), with the standard health service and server reflection.
 
 Each worker runs one `grpc.aio` server on its own event loop, started and stopped by the app's
 lifespan; with several workers they share the port through SO_REUSEPORT. Every RPC is a thin
-adapter: a request is judged and scored by the same code as the REST form (service/oip.py), under
-the same admission control (service/admission.py) and limits.
+adapter: a request is judged and scored by the same code as the REST form
+(service/v2/schemas.py), under the same admission control (service/admission.py) and limits.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from service import metrics, tracing
 from service.dependencies import Runtime
 from service.errors import ServiceError
-from service.grpc_tensors import to_response, to_rest
 from service.inference import QueueTerms, deadline_of
-from service.oip import V2Error, encode_outputs, infer_scores, model_metadata
 from service.protos import grpc_predict_v2_pb2 as pb
 from service.protos import grpc_predict_v2_pb2_grpc as pb_grpc
 from service.registry import ModelRegistry, SentimentModel
+from service.v2.grpc_tensors import to_response, to_rest
+from service.v2.schemas import V2Error, encode_outputs, infer_scores, model_metadata
 
 log = logging.getLogger(__name__)
 
