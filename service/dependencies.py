@@ -7,8 +7,9 @@ one at most; the hottest, POST /predict, reads `request.app.state.runtime` direc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -20,6 +21,28 @@ from service.batching import MicroBatcher
 from service.errors import NotReady
 from service.registry import ModelRegistry, SentimentModel
 from service.settings import Settings
+
+Queue = Literal["batcher", "cpu"]
+"""Where scoring work waits: a model's micro-batcher (single reviews) or the CPU limiter."""
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_QUEUE_OF: dict[Callable[..., Any], Queue] = {}
+
+
+def scores_in(queue: Queue) -> Callable[[_Endpoint], _Endpoint]:
+    """Marks a route's endpoint as one that scores, its work waiting in `queue`: its requests
+    then meet that queue's admission control as soon as their headers are in, and the body
+    limits for scoring (service/middleware/limits.py reads the marks from the app's routes)."""
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        _QUEUE_OF[endpoint] = queue
+        return endpoint
+
+    return mark
+
+
+def queue_of(endpoint: Callable[..., Any]) -> Queue | None:
+    """The queue a route's endpoint was marked with (`scores_in`); None if it does not score."""
+    return _QUEUE_OF.get(endpoint)
 
 
 @dataclass
@@ -58,6 +81,9 @@ class Runtime:
                 ("cpu", s.admission_batch_target_ms),
             )
         )
+
+    def admission(self, queue: Queue) -> AdmissionController:
+        return self.batcher_admission if queue == "batcher" else self.cpu_admission
 
     @property
     def ready(self) -> bool:

@@ -22,12 +22,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.admission import AdmissionController
-from service.dependencies import Runtime
+from service.dependencies import Queue, Runtime, queue_of
 from service.errors import send_error
+from service.v2.routes import V2Route
 
 
 class BodyTooLarge(HTTPException):
@@ -44,8 +50,6 @@ class TooManyJsonValues(HTTPException):
         )
 
 
-JSON_ROUTES = ("/predict", "/compare")
-SCANNED_ROUTES = ("/predict", "/compare", "/v2/")
 MAX_JSON_COMMAS = 100_000
 MAX_JSON_COLONS = 50_000
 
@@ -62,17 +66,58 @@ def single_text_body_limit(max_text_chars: int) -> int:
     return 6 * max_text_chars + 4096
 
 
-def _admission(runtime: Runtime, method: str, path: str) -> AdmissionController | None:
-    """The queue a scoring request will join; None for everything else."""
-    if method != "POST":
-        return None
-    if path == "/predict":
-        return runtime.batcher_admission
-    if path in ("/predict/batch", "/compare") or (
-        path.startswith("/v2/models/") and path.endswith("/infer")
-    ):
-        return runtime.cpu_admission
-    return None
+@dataclass(frozen=True)
+class RouteRules:
+    """What the checks made before the body is read need to know of a POST route."""
+
+    queue: Queue | None = None
+    """The queue whose admission control is asked at once; None: the route does not score."""
+    json_only: bool = False
+    """415 unless the body is declared JSON (v2 routes read any body as JSON, as Triton does)."""
+    v2: bool = False
+    """Errors in the v2 shape."""
+
+    @property
+    def single_text(self) -> bool:
+        """The micro-batcher scores one review a request: its body is bounded by one text's."""
+        return self.queue == "batcher"
+
+
+NO_RULES = RouteRules()
+
+
+class PostRoutes:
+    """The rules of the app's POST routes, read from the routes themselves (their endpoint's
+    `scores_in` mark, their body model, their class), and matched as Starlette matches a path:
+    the first route in order wins. A new scoring route gets its admission and limits by its mark,
+    not by a path list kept here."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._exact: dict[str, RouteRules] = {}
+        self._patterns: list[tuple[re.Pattern[str], RouteRules]] = []
+        for included in iter_route_contexts(routes):  # included routers' routes, in order
+            route = included.original_route
+            if not isinstance(route, APIRoute) or "POST" not in (included.methods or ()):
+                continue
+            v2 = isinstance(route, V2Route)
+            json_only = route.body_field is not None and not v2
+            rules = RouteRules(queue_of(route.endpoint), json_only, v2)
+            path = str(included.path)
+            shadowed = any(regex.match(path) for regex, _ in self._patterns)
+            if included.param_convertors or shadowed:
+                self._patterns.append((included.path_regex, rules))
+            else:
+                self._exact.setdefault(path, rules)
+
+    def rules(self, path: str) -> RouteRules:
+        """The rules of the route a POST to `path` reaches (none for an unknown path)."""
+        rules = self._exact.get(path)
+        if rules is not None:
+            return rules
+        for regex, pattern_rules in self._patterns:
+            if regex.match(path):
+                return pattern_rules
+        return NO_RULES
 
 
 class BodyLimitMiddleware:
@@ -84,12 +129,19 @@ class BodyLimitMiddleware:
         self.max_single_bytes = min(
             settings.max_body_bytes, single_text_body_limit(settings.max_text_chars)
         )
+        self.post_routes: PostRoutes | None = None  # read from the app's routes at first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_single_bytes if scope["path"] == "/predict" else self.max_body_bytes
+        if scope["method"] == "POST":
+            if self.post_routes is None:
+                self.post_routes = PostRoutes(scope["app"].routes)
+            rules = self.post_routes.rules(scope["path"])
+        else:
+            rules = NO_RULES
+        limit = self.max_single_bytes if rules.single_text else self.max_body_bytes
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -97,30 +149,27 @@ class BodyLimitMiddleware:
             await send_error(send, 413, "payload_too_large", message, close=True)
             return
         content_type = headers.get(b"content-type", b"")
-        if (
-            scope["method"] == "POST"
-            and scope["path"].startswith(JSON_ROUTES)
-            and not _is_json(content_type)
-        ):
+        if rules.json_only and not _is_json(content_type):
             shown = content_type.decode("latin-1") or "missing"
             message = f"Content-Type must be application/json, not {shown!r}"
             await send_error(send, 415, "unsupported_media_type", message, close=True)
             return
-        admission = _admission(self.runtime, scope["method"], scope["path"])
-        refusal = admission.refusal() if admission is not None else None
-        if refusal is not None:
-            # Kept alive: a refused client that must reconnect costs more than one that stays.
-            await send_error(
-                send,
-                503,
-                refusal.type,
-                refusal.message,
-                extra_headers=refusal.headers,
-                v2=scope["path"].startswith("/v2/"),
-            )
-            return
+        if rules.queue is not None:
+            refusal = self.runtime.admission(rules.queue).refusal()
+            if refusal is not None:
+                # Kept alive: a refused client that must reconnect costs more than one that stays.
+                await send_error(
+                    send,
+                    503,
+                    refusal.type,
+                    refusal.message,
+                    extra_headers=refusal.headers,
+                    v2=rules.v2,
+                )
+                return
         received = commas = colons = 0
-        scan = scope["method"] == "POST" and scope["path"].startswith(SCANNED_ROUTES)
+        # Every POST body is JSON or nothing here: bounding the parse costs two counts a chunk.
+        scan = scope["method"] == "POST"
 
         async def limited_receive() -> Message:
             nonlocal received, commas, colons

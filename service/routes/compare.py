@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
-from service.dependencies import ReadyDep, Runtime
+from service.dependencies import ReadyDep, Runtime, scores_in
 from service.errors import InvalidInput
 from service.inference import label_of, queue_terms, run_cpu
 from service.registry import SentimentModel
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/compare", tags=["compare"])
     response_model=Comparison | ComparisonBatch,
     responses=ERRORS,
 )
+@scores_in("cpu")
 async def compare(
     body: CompareRequest, ready: ReadyDep, request: Request
 ) -> Comparison | ComparisonBatch:

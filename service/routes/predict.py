@@ -8,7 +8,7 @@ from functools import partial
 from fastapi import APIRouter, Request, Response
 
 from service import metrics
-from service.dependencies import ReadyDep, Runtime
+from service.dependencies import ReadyDep, Runtime, scores_in
 from service.errors import InvalidInput, PayloadTooLarge, ServiceError
 from service.inference import batch_json, predict_texts, queue_terms, run_cpu, score_one
 from service.registry import SentimentModel
@@ -70,6 +70,7 @@ async def explain(
 
 
 @router.post("", response_model=PredictResponse, response_model_exclude_none=True, responses=ERRORS)
+@scores_in("batcher")  # explain, rare and capped apart, runs on the CPU queue
 async def predict(body: PredictRequest, request: Request) -> Response:
     """Score one review: the probability that it is positive, from the selected model.
 
@@ -99,6 +100,7 @@ async def predict(body: PredictRequest, request: Request) -> Response:
     response_model_exclude_none=True,
     responses=ERRORS,
 )
+@scores_in("cpu")
 async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Request) -> Response:
     """Score many reviews in one onnxruntime call; predictions come back in input order."""
     model = ready.registry.get(body.model)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from service.dependencies import RegistryDep, Runtime, RuntimeDep
+from service.dependencies import RegistryDep, Runtime, RuntimeDep, scores_in
 from service.errors import ServiceError
 from service.inference import queue_terms
 from service.v2.schemas import (
@@ -122,6 +122,7 @@ async def model_ready(name: str, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/models/{name}/infer", response_model=InferenceResponse, responses=ERRORS)
+@scores_in("cpu")  # a request of one text joins the micro-batcher, asking its queue then
 async def infer(
     name: str, body: InferenceRequest, registry: RegistryDep, request: Request
 ) -> InferenceResponse:
