@@ -1,4 +1,5 @@
-"""The app factory: `create_app(settings)` builds the FastAPI app; models load in its lifespan."""
+"""The app factory: `create_app(settings)` builds the FastAPI app from its lifespan (models load
+there), its middleware (service/middleware/) and its routers (service/routes/, service/v2/)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
-from service.middleware.api_key import ApiKeyMiddleware
-from service.middleware.draining import ConnectionCloseWhileDraining
-from service.middleware.fastpath import PredictFastPath
-from service.middleware.limits import BodyLimitMiddleware
-from service.middleware.observability import ObservabilityMiddleware
+from service.middleware import add_middleware
 from service.registry import check_golden, load_registry
 from service.repository import install_reload_on_sighup
-from service.routes import compare, docs, health, models, page, predict
-from service.routes import metrics as metrics_route
+from service.routes import include_routers
 from service.settings import Settings, get_settings
 from service.shutdown import drain_when_orphaned, install_drain_on_sigterm
 from service.tracing import start_provider
-from service.v2 import repository
-from service.v2 import routes as v2
 from service.v2.grpc_server import GrpcServer
 
 log = logging.getLogger(__name__)
@@ -85,28 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = Runtime(settings)
     app.state.runtime = runtime
     add_error_handlers(app)
-    # Innermost first: the last one added sees each request first.
-    if settings.fast_path:
-        app.add_middleware(PredictFastPath, runtime=runtime)
-    app.add_middleware(BodyLimitMiddleware, runtime=runtime)
-    if settings.api_key is not None:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["content-type", "x-api-key", "x-request-id"],
-            expose_headers=["x-request-id", "server-timing"],
-        )
-    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
-    app.add_middleware(ConnectionCloseWhileDraining, runtime=runtime)
-    for router in (predict.router, models.router, health.router, metrics_route.router):
-        app.include_router(router)
-    app.include_router(compare.router)
-    app.include_router(repository.router)  # before v2's catch-all for unknown /v2 paths
-    app.include_router(v2.router)
-    app.include_router(page.router)
-    app.include_router(docs.router)
-    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    add_middleware(app, runtime)
+    include_routers(app)
     return app

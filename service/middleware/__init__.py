@@ -1,3 +1,35 @@
 """The service's own ASGI layers, outermost first as a request meets them: draining (Connection:
 close once a drain began), observability (request id, metrics, access log), API key, body limits
-and admission, and the /predict fast path. service/app.py stacks them."""
+and admission, and the /predict fast path. `add_middleware` stacks them on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.dependencies import Runtime
+from service.middleware.api_key import ApiKeyMiddleware
+from service.middleware.draining import ConnectionCloseWhileDraining
+from service.middleware.fastpath import PredictFastPath
+from service.middleware.limits import BodyLimitMiddleware
+from service.middleware.observability import ObservabilityMiddleware
+
+
+def add_middleware(app: FastAPI, runtime: Runtime) -> None:
+    """Added innermost first: the last one added sees each request first."""
+    settings = runtime.settings
+    if settings.fast_path:
+        app.add_middleware(PredictFastPath, runtime=runtime)
+    app.add_middleware(BodyLimitMiddleware, runtime=runtime)
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key", "x-request-id"],
+            expose_headers=["x-request-id", "server-timing"],
+        )
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
+    app.add_middleware(ConnectionCloseWhileDraining, runtime=runtime)
