@@ -48,8 +48,18 @@ serve: $(VENV)/.serve ## Serve the committed models on HOST:PORT (127.0.0.1:8000
 browser: $(VENV)/.dev ## Find or install a Chromium for the browser test (apt as root, else playwright)
 	@$(BIN)/python scripts/browser.py
 
+# tests/test_protocol_nginx.py runs Debian's nginx: installed with apt as root when missing (CI).
+# Never fails: without nginx that test fails in CI and skips elsewhere, saying so.
+.PHONY: nginx
+nginx: ## Find or install nginx for the protocol test behind nginx (apt as root)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    echo "nginx test: installing Debian's nginx-light with apt" && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; } || \
+	  echo "nginx test: no nginx, and no apt as root to install it"
+
 .PHONY: test
-test: $(VENV)/.dev browser ## Run the whole test suite
+test: $(VENV)/.dev browser nginx ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast

@@ -21,7 +21,8 @@ that arrives is served with `Connection: close`, and silence closes it (service/
 
 This subclasses uvicorn's httptools protocol and uses its non-public attributes (`cycle`, `loop`,
 `timeout_keep_alive_task`): the uvicorn range is pinned in pyproject.toml, and
-tests/test_slow_clients.py and tests/test_lifecycle.py check it on real sockets.
+tests/test_slow_clients.py, tests/test_lifecycle.py and tests/test_protocol_nginx.py (a worker
+killed mid-response behind real nginx) check it on real sockets.
 """
 
 from __future__ import annotations

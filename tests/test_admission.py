@@ -127,9 +127,9 @@ def test_a_queue_held_near_the_target_stays_shed_until_it_drains(clock: Clock) -
     admission = controller(clock)
     feed(admission, clock, [0.3] * 15, step=0.01)
     feed(admission, clock, [0.06, 0.04, 0.05], step=0.01)  # dips below target: still a queue
-    assert admission.state == "shedding"
+    assert admission.shedding
     feed(admission, clock, [0.02], step=0.01)  # drained to under a quarter of the target
-    assert admission.state == "open"
+    assert not admission.shedding
 
 
 def test_a_start_after_an_idle_gap_does_not_count_as_service_time(clock: Clock) -> None:
