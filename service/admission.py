@@ -77,6 +77,11 @@ class AdmissionController:
         metrics.ADMISSION_SHEDDING.labels(queue).set(0)
 
     @property
+    def may_refuse(self) -> bool:
+        """Whether `refusal()` could refuse now (cheap enough to ask of every request)."""
+        return self.shedding or self.in_flight >= self.max_in_flight
+
+    @property
     def state(self) -> Literal["open", "shedding"]:
         return "shedding" if self.shedding else "open"
 

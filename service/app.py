@@ -7,12 +7,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
-from service.middleware import add_middleware
+from service.middleware import add_middleware, outer_layers
+from service.middleware.limits import DOOR, AdmissionDoor
 from service.registry import check_golden, load_registry
 from service.repository import install_reload_on_sighup
 from service.routes import include_routers
@@ -30,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         registry = load_registry(settings.models_dir, settings.default_model, settings.ort_threads)
         # Logged here, not by load_registry: `python -m service` loads once more to check first.
         log.info(
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         restore_sighup = install_reload_on_sighup(runtime)
         drain_when_orphaned()
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
-        yield
+        # Lifespan state: uvicorn hands it to service/protocol.py, which asks the door at headers.
+        yield {DOOR: AdmissionDoor(runtime, app.routes, outer_layers(app))}
         runtime.shutting_down = True
         if grpc_server is not None:  # new RPCs refused, those in flight finish
             await grpc_server.stop(GRPC_GRACE_S)
@@ -68,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="IMDB sentiment",
+        # The service traces (service/tracing.py) and counts (service/metrics.py) its own
+        # requests: FastAPI's built-in telemetry would only ask three times a request whether
+        # OpenTelemetry is set up (or trace each request twice when it is).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         summary="A textbook chapter's IMDB models, served with onnxruntime.",
         version="0.1.0",
         lifespan=lifespan,

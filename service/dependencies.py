@@ -86,6 +86,11 @@ class Runtime:
         return self.batcher_admission if queue == "batcher" else self.cpu_admission
 
     @property
+    def may_refuse(self) -> bool:
+        """Whether admission could refuse new work in either queue now."""
+        return self.batcher_admission.may_refuse or self.cpu_admission.may_refuse
+
+    @property
     def ready(self) -> bool:
         return self.registry is not None and self.registry.ready and not self.shutting_down
 

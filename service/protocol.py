@@ -35,6 +35,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.errors import error_body
+from service.middleware.limits import DOOR
 from service.settings import get_settings
 
 
@@ -135,6 +136,13 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             )
         else:
             self.cycle.keep_alive = False
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # A request refused by admission at its headers is answered by the door's own small app
+        # (service/middleware/limits.py), as uvicorn answers past `limit_concurrency`.
+        door = self.app_state.get(DOOR)
+        refused = door(cycle.scope) if door is not None else None
+        super()._start_asgi_task(cycle, app if refused is None else refused)
 
     def on_message_complete(self) -> None:
         self._in_body = False

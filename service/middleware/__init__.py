@@ -4,8 +4,11 @@ and admission, and the /predict fast path. `add_middleware` stacks them on the a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from service.dependencies import Runtime
 from service.middleware.api_key import ApiKeyMiddleware
@@ -13,6 +16,9 @@ from service.middleware.draining import ConnectionCloseWhileDraining
 from service.middleware.fastpath import PredictFastPath
 from service.middleware.limits import BodyLimitMiddleware
 from service.middleware.observability import ObservabilityMiddleware
+
+# Layers that read or check the request itself; the others wrap every response, refusals included.
+_REQUEST_CHECKS = (BodyLimitMiddleware, PredictFastPath)
 
 
 def add_middleware(app: FastAPI, runtime: Runtime) -> None:
@@ -33,3 +39,16 @@ def add_middleware(app: FastAPI, runtime: Runtime) -> None:
         )
     app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     app.add_middleware(ConnectionCloseWhileDraining, runtime=runtime)
+
+
+def outer_layers(app: FastAPI) -> Callable[[ASGIApp], ASGIApp]:
+    """Wraps an app in new instances of the layers every response passes (those before the body
+    checks, as `add_middleware` stacked them): what answers a request refused at the door."""
+
+    def wrap(inner: ASGIApp) -> ASGIApp:
+        for cls, args, kwargs in reversed(app.user_middleware):  # stored outermost first
+            if cls not in _REQUEST_CHECKS:
+                inner = cls(inner, *args, **kwargs)
+        return inner
+
+    return wrap
