@@ -8,12 +8,15 @@ one in which even the request that waited least, over a whole `interval`, waited
 `target`. Only then does the controller shed:
 
 - at the door, new work is refused at once with 503 and Retry-After (Google's SRE book, "Handling
-  Overload") unless the queue ahead of it would start it within half the target. That wait is
-  predicted from what was measured: the work admitted, times the time between starts while work
-  waited (the service time as this worker really delivers it, parsing and refusals included).
-  So under any overload the queue holds about half the target's worth of work: the server never
-  idles, and the work it admits is work it will serve (a request admitted, parsed and then
-  dropped would waste the parse);
+  Overload"); for a queue served one job at a time (the CPU queue), unless the queue ahead of it
+  would start it within half the target. That wait is predicted from what was measured: the jobs
+  admitted, times the time between starts while work waited (the service time as this worker
+  really delivers it, parsing and refusals included). So under any overload that queue holds
+  about half the target's worth of work: the server never idles, and what it admits it serves
+  (work admitted, parsed and then dropped would waste the parse). Work predicted to wait past
+  the target is refused even before a standing queue shows: at three times capacity, waiting
+  for CoDel's evidence let seconds of work in, all of it dropped later. A micro-batcher starts a
+  whole batch at once, which no sum of per-job times predicts: its door follows CoDel alone;
 - at the head, queued work that has already waited past the target is dropped unscored
   (Facebook's CoDel for RPC queues): the safety net for a wrong prediction, such as a run of
   heavier jobs than usual.
@@ -59,6 +62,7 @@ class AdmissionController:
         interval_s: float,
         max_in_flight: int,
         enabled: bool = True,
+        predict: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
@@ -66,6 +70,8 @@ class AdmissionController:
         self.interval_s = interval_s
         self.max_in_flight = max_in_flight
         self.enabled = enabled
+        self.predict = predict
+        """Whether the door uses the predicted wait (`predicted_wait_s`), or CoDel's alone."""
         self.clock = clock
         self.in_flight = 0
         self.shedding = False
@@ -79,7 +85,22 @@ class AdmissionController:
     @property
     def may_refuse(self) -> bool:
         """Whether `refusal()` could refuse now (cheap enough to ask of every request)."""
-        return self.shedding or self.in_flight >= self.max_in_flight
+        gap = self.start_gap_s
+        return (
+            self.shedding
+            or self.in_flight >= self.max_in_flight
+            or (self.predict and gap is not None and self.in_flight * gap >= self.target_s)
+        )
+
+    def predicted_wait_s(self) -> float | None:
+        """How long new work would wait to start, for a queue served one job at a time: the
+        work admitted before it, each taking the measured time between starts (the one running
+        longer than that, as long as it has run so far). None when not predicted (a
+        micro-batcher starts a whole batch at once) or until a start has been measured."""
+        gap, last = self.start_gap_s, self._last_start
+        if not self.predict or gap is None or last is None or self.in_flight == 0:
+            return None
+        return max(gap, self.clock() - last) + (self.in_flight - 1) * gap
 
     @property
     def state(self) -> Literal["open", "shedding"]:
@@ -87,7 +108,8 @@ class AdmissionController:
 
     def on_start(self, sojourn_s: float) -> Overloaded | None:
         """Record the queueing delay of work about to start; an error if it must be dropped."""
-        self.observe(sojourn_s)
+        now = self.clock()
+        self.observe(sojourn_s, now)
         if self.shedding and self.enabled and sojourn_s > self.target_s:
             metrics.REJECTED.labels("queue_delay").inc()
             return Overloaded(
@@ -95,18 +117,19 @@ class AdmissionController:
                 f"the {self.target_s * 1000:g} ms target; retry later",
                 headers=RETRY_AFTER,
             )
-        return None
-
-    def observe(self, sojourn_s: float) -> None:
-        """The queueing delay of work that is starting now."""
-        now = self.clock()
-        self._delay.observe(sojourn_s)
+        # Only work that runs takes time: a gap after dropped work would say service is instant,
+        # the door would admit without end, and more would be dropped.
         if self._last_start is not None and sojourn_s >= now - self._last_start:
             # It waited since before the previous start: the gap is that work's service time.
             gap = now - self._last_start
             mean = self.start_gap_s
             self.start_gap_s = gap if mean is None else mean + (gap - mean) / GAP_SMOOTHING
         self._last_start = now
+        return None
+
+    def observe(self, sojourn_s: float, now: float) -> None:
+        """The queueing delay of work that is starting now."""
+        self._delay.observe(sojourn_s)
         if sojourn_s < self.target_s / 4:
             self._set_shedding(False)  # the queue has drained
         if sojourn_s < self.target_s:
@@ -124,18 +147,19 @@ class AdmissionController:
                 f"server busy: {self.in_flight} requests already admitted; retry later",
                 headers=RETRY_AFTER,
             )
-        if not self.enabled or not self.shedding:
+        if not self.enabled:
             return None
         if self.in_flight == 0:
             # Nothing admitted is left, queued or running: the standing queue is gone.
             self._first_above = None
             self._set_shedding(False)
             return None
-        if self.start_gap_s is not None and self._last_start is not None:
-            # A job running longer than usual counts as long as it has run so far.
-            gap = max(self.start_gap_s, self.clock() - self._last_start)
-            if self.in_flight * gap < self.target_s / 2:
-                return None  # it will start well within the target: keep the queue full
+        wait = self.predicted_wait_s()
+        if wait is None:  # nothing measured yet: CoDel's signal alone
+            if not self.shedding:
+                return None
+        elif wait < (self.target_s / 2 if self.shedding else self.target_s):
+            return None
         metrics.REJECTED.labels("queue_delay").inc()
         return Overloaded(
             f"server busy: requests wait longer than {self.target_s * 1000:g} ms to start; "

@@ -187,8 +187,10 @@ async def run_cpu(
         raise refusal
     admission.in_flight += 1
     queued = ready_at if ready_at is not None else time.perf_counter()
-    try:
-        async with runtime.cpu:
+
+    def turn() -> T:
+        """In the thread: wait for this worker's turn, then start unless dropped."""
+        with runtime.cpu_turn:
             waited = time.perf_counter() - queued
             dropped = admission.on_start(waited)
             if dropped is not None:
@@ -196,10 +198,14 @@ async def run_cpu(
             if deadline_s is not None and waited > deadline_s:
                 metrics.REJECTED.labels("deadline").inc()
                 raise DeadlinePassed()
+            return work()
+
+    try:
+        async with runtime.cpu:  # the next in line: it is in the thread, waiting for its turn
             if is_gone is not None and await is_gone():
                 metrics.REJECTED.labels("client_gone").inc()
                 raise ClientGone()
-            return await anyio.to_thread.run_sync(work)
+            return await anyio.to_thread.run_sync(turn)
     finally:
         admission.in_flight -= 1
 

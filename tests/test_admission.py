@@ -28,7 +28,7 @@ def controller(
     clock: Clock, enabled: bool = True, max_in_flight: int = 1000
 ) -> AdmissionController:
     admission = AdmissionController("test", TARGET, INTERVAL, max_in_flight, enabled, clock=clock)
-    admission.in_flight = 5  # work queued: what the delays fed below are the delays of
+    admission.in_flight = 2  # work admitted: what the delays fed below are the delays of
     return admission
 
 
@@ -116,7 +116,9 @@ def test_while_shedding_the_door_keeps_half_the_target_of_work_queued(clock: Clo
     admission = controller(clock)
     feed(admission, clock, [0.3] * 15, step=0.01)  # starts 10 ms apart: 10 ms of work each
     assert admission.state == "shedding"
-    assert admission.start_gap_s == pytest.approx(0.01)
+    feed(admission, clock, [0.08] * 3, step=0.01)  # served: within the target
+    assert admission.state == "shedding"  # but not drained
+    assert admission.start_gap_s == pytest.approx(0.01, rel=0.2)
     admission.in_flight = 4  # 40 ms queued: the next starts within half the 100 ms target
     assert admission.refusal() is None
     admission.in_flight = 6  # 60 ms: past half the target
@@ -138,3 +140,28 @@ def test_a_start_after_an_idle_gap_does_not_count_as_service_time(clock: Clock) 
     clock.now += 5.0  # idle, then work arrives and starts at once
     admission.on_start(0.001)
     assert admission.start_gap_s == pytest.approx(0.01)
+
+
+def test_dropped_work_does_not_count_as_service_time(clock: Clock) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.3] * 15, step=0.01)
+    assert admission.state == "shedding"
+    for _ in range(100):  # a backlog past the target dropped at the head, one right after another
+        clock.now += 0.00001
+        assert isinstance(admission.on_start(0.5), Overloaded)
+    assert admission.start_gap_s == pytest.approx(0.01)
+    admission.in_flight = 20  # still 200 ms of work: the door stays shut
+    assert isinstance(admission.refusal(), Overloaded)
+
+
+def test_work_that_could_not_start_within_the_target_is_refused_before_any_standing_queue(
+    clock: Clock,
+) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.05] * 5, step=0.01)  # measured: 10 ms a start, no standing queue
+    assert admission.state == "open"
+    admission.in_flight = 9  # 90 ms of work ahead: within the 100 ms target
+    assert admission.refusal() is None
+    admission.in_flight = 11  # 110 ms: it would wait past the target, so no use queueing it
+    assert isinstance(admission.refusal(), Overloaded)
+    assert admission.state == "open"  # a refusal at the door, not CoDel's shedding
