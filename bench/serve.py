@@ -1,7 +1,7 @@
-"""`python -m bench.serve noop|keras|bare|minimal`: a baseline app on HOST:PORT.
+"""`python -m bench.serve noop|keras|bare|minimal|starlette`: a baseline app on HOST:PORT.
 
-`noop` and `keras` run under the service's own uvicorn options; `bare` and `minimal` under stock
-uvicorn (uvloop, httptools, no access log), as a user's own small app would.
+`noop`, `keras` and `starlette` run under the service's own uvicorn options; `bare` and `minimal`
+under stock uvicorn (uvloop, httptools, no access log), as a user's own small app would.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ APPS = {
     "keras": "bench.keras_app:create_keras_app",
     "bare": "bench.bare_app:create_bare_app",
     "minimal": "bench.minimal_app:create_minimal_app",
+    "starlette": "bench.starlette_route_app:create_starlette_route_app",
 }
 STOCK = ("bare", "minimal")
 
