@@ -13,9 +13,11 @@ one in which even the request that waited least, over a whole `interval`, waited
   admitted, times the time between starts while work waited (the service time as this worker
   really delivers it, parsing and refusals included). So under any overload that queue holds
   about half the target's worth of work: the server never idles, and what it admits it serves
-  (work admitted, parsed and then dropped would waste the parse). Work predicted to wait past
-  the target is refused even before a standing queue shows: at three times capacity, waiting
-  for CoDel's evidence let seconds of work in, all of it dropped later. A micro-batcher starts a
+  (work admitted, parsed and then dropped would waste the parse). Work predicted to wait more
+  than twice the target is refused even before a standing queue shows: at three times
+  capacity, waiting for CoDel's evidence let seconds of work in, all of it dropped later, while
+  a burst that drains within about the target is still admitted whole (the web page sends one
+  explain request per model at once). A micro-batcher starts a
   whole batch at once, which no sum of per-job times predicts: its door follows CoDel alone;
 - at the head, queued work that has already waited past the target is dropped unscored
   (Facebook's CoDel for RPC queues): the safety net for a wrong prediction, such as a run of
@@ -77,6 +79,7 @@ class AdmissionController:
         self.shedding = False
         self._first_above: float | None = None  # when the delay will have been high an interval
         self._last_start: float | None = None
+        self._running_since: float | None = None  # the job now running, one at a time
         self.start_gap_s: float | None = None
         """Mean time between starts while work waited: the measured cost of one piece of work."""
         self._delay = metrics.QUEUE_DELAY.labels(queue)  # looked up once: observed per request
@@ -89,7 +92,7 @@ class AdmissionController:
         return (
             self.shedding
             or self.in_flight >= self.max_in_flight
-            or (self.predict and gap is not None and self.in_flight * gap >= self.target_s)
+            or (self.predict and gap is not None and self.in_flight * gap >= 2 * self.target_s)
         )
 
     def predicted_wait_s(self) -> float | None:
@@ -97,10 +100,12 @@ class AdmissionController:
         work admitted before it, each taking the measured time between starts (the one running
         longer than that, as long as it has run so far). None when not predicted (a
         micro-batcher starts a whole batch at once) or until a start has been measured."""
-        gap, last = self.start_gap_s, self._last_start
-        if not self.predict or gap is None or last is None or self.in_flight == 0:
+        gap, running_since = self.start_gap_s, self._running_since
+        if not self.predict or gap is None or self.in_flight == 0:
             return None
-        return max(gap, self.clock() - last) + (self.in_flight - 1) * gap
+        if running_since is None:  # all of it queued
+            return self.in_flight * gap
+        return max(gap, self.clock() - running_since) + (self.in_flight - 1) * gap
 
     @property
     def state(self) -> Literal["open", "shedding"]:
@@ -124,8 +129,12 @@ class AdmissionController:
             gap = now - self._last_start
             mean = self.start_gap_s
             self.start_gap_s = gap if mean is None else mean + (gap - mean) / GAP_SMOOTHING
-        self._last_start = now
+        self._last_start = self._running_since = now
         return None
+
+    def on_finish(self) -> None:
+        """The job that started last has finished (for the predicted wait)."""
+        self._running_since = None
 
     def observe(self, sojourn_s: float, now: float) -> None:
         """The queueing delay of work that is starting now."""
@@ -158,7 +167,7 @@ class AdmissionController:
         if wait is None:  # nothing measured yet: CoDel's signal alone
             if not self.shedding:
                 return None
-        elif wait < (self.target_s / 2 if self.shedding else self.target_s):
+        elif wait < (self.target_s / 2 if self.shedding else 2 * self.target_s):
             return None
         metrics.REJECTED.labels("queue_delay").inc()
         return Overloaded(

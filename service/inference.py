@@ -198,7 +198,10 @@ async def run_cpu(
             if deadline_s is not None and waited > deadline_s:
                 metrics.REJECTED.labels("deadline").inc()
                 raise DeadlinePassed()
-            return work()
+            try:
+                return work()
+            finally:
+                admission.on_finish()
 
     try:
         async with runtime.cpu:  # the next in line: it is in the thread, waiting for its turn

@@ -154,14 +154,29 @@ def test_dropped_work_does_not_count_as_service_time(clock: Clock) -> None:
     assert isinstance(admission.refusal(), Overloaded)
 
 
-def test_work_that_could_not_start_within_the_target_is_refused_before_any_standing_queue(
+def test_work_that_would_wait_twice_the_target_is_refused_before_any_standing_queue(
     clock: Clock,
 ) -> None:
     admission = controller(clock)
     feed(admission, clock, [0.05] * 5, step=0.01)  # measured: 10 ms a start, no standing queue
     assert admission.state == "open"
-    admission.in_flight = 9  # 90 ms of work ahead: within the 100 ms target
+    admission.in_flight = 15  # 150 ms of work ahead: a burst, past the 100 ms target, admitted
     assert admission.refusal() is None
-    admission.in_flight = 11  # 110 ms: it would wait past the target, so no use queueing it
+    admission.in_flight = 21  # 210 ms: more than twice the target, so no use queueing it
     assert isinstance(admission.refusal(), Overloaded)
     assert admission.state == "open"  # a refusal at the door, not CoDel's shedding
+
+
+def test_after_an_idle_spell_the_wait_is_the_work_queued_not_the_time_since_the_last_start(
+    clock: Clock,
+) -> None:
+    admission = controller(clock)
+    feed(admission, clock, [0.05] * 5, step=0.01)
+    admission.on_finish()
+    clock.now += 30.0  # idle
+    admission.in_flight = 3  # a burst arrives: nothing runs yet
+    assert admission.predicted_wait_s() == pytest.approx(0.03)
+    assert admission.refusal() is None
+    admission.on_start(0.001)  # the first of it starts, and runs long
+    clock.now += 0.5
+    assert admission.predicted_wait_s() == pytest.approx(0.5 + 2 * 0.01, rel=0.05)
