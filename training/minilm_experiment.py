@@ -62,6 +62,48 @@ def cached(
     return e
 
 
+def dump_finetune(source: Path, out: Path) -> None:
+    """The fine-tuning texts: one crop (sentence or span) of each of 8,000 training reviews
+    (never validation ones), then 3,000 of those reviews whole; the validation subsample (1,000
+    reviews, 2,000 sentences, the same as `main` uses) and fasttext's and ngram's accuracy on it."""
+    config = TrainConfig()
+    splits = load_data(config, data.read_dataset(data.find_dataset(source)))
+    val_sets = short_text_sets(config, splits)["validation"]
+    n_val = int(len(splits.train) * config.validation_split)
+    fit = splits.train.take(np.arange(len(splits.train) - n_val))
+    rng = np.random.default_rng(0)
+    rng.permutation(len(fit))  # the draw `main` makes for its training subsample
+    v_pick = rng.permutation(len(val_sets["reviews"].texts))[:1000]
+    s_pick = rng.permutation(len(val_sets["sentences"].texts))[:2000]
+    vr = [val_sets["reviews"].texts[i] for i in v_pick]
+    yr = val_sets["reviews"].labels[v_pick]
+    vs = [val_sets["sentences"].texts[i] for i in s_pick]
+    ys = val_sets["sentences"].labels[s_pick]
+    ft = fit.take(np.random.default_rng(7).permutation(len(fit))[:8000])
+    cr = short_text.crops(ft.texts, ft.labels, 1, seed=3)
+    from service.tokenizer import load_word_index
+
+    word_index = load_word_index(REPO / "models" / "imdb_word_index.json")
+    ref = {}
+    for name in ("fasttext", "ngram"):
+        pr = short_text.score_onnx(REPO / "models" / name, vr, word_index).reshape(-1)
+        ps = short_text.score_onnx(REPO / "models" / name, vs, word_index).reshape(-1)
+        ref[name] = {
+            "val_reviews_acc": float(np.mean((pr >= 0.5) == (yr == 1))),
+            "val_sentences_acc": float(np.mean((ps >= 0.5) == (ys == 1))),
+        }
+    document = {
+        "train_texts": cr.texts + ft.texts[:3000],
+        "train_labels": [int(v) for v in cr.labels] + [int(v) for v in ft.labels[:3000]],
+        "val_reviews": vr,
+        "val_reviews_labels": [int(v) for v in yr],
+        "val_sentences": vs,
+        "val_sentences_labels": [int(v) for v in ys],
+        "ref": ref,
+    }
+    out.write_text(json.dumps(document), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=short_text.DEFAULT_DATA)
@@ -70,8 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-reviews", type=int, default=1000)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--dump-finetune",
+        type=Path,
+        help="only write the texts scripts/minilm_finetune.py trains and validates on, as JSON",
+    )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.dump_finetune:
+        dump_finetune(args.data, args.dump_finetune)
+        return 0
     encoder = args.cache / "encoder.onnx"
     if not encoder.exists():
         d = minilm.package_dir()
