@@ -1,5 +1,5 @@
 """The MiniLM encoder graph (training/minilm.py) against its NumPy reference, and the shared
-WordPiece tokenizer (service/wordpiece.py), on small random weights and a small vocabulary: no
+WordPiece tokenizer (training/wordpiece.py), on small random weights and a small vocabulary: no
 model package and no download needed."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
-from service.wordpiece import WordPiece
 from training import minilm
+from training.wordpiece import WordPiece
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "great", "film", "bad", "plot", "##s", ",", "."]
 

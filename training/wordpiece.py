@@ -1,4 +1,5 @@
-"""The WordPiece tokenizer of all-MiniLM-L6-v2, shared by training and serving.
+"""The WordPiece tokenizer of all-MiniLM-L6-v2, for the MiniLM experiments (training/minilm*.py);
+nothing serves a MiniLM model (docs/short_text.md says why), so it lives with training.
 
 It is the `tokenizers` library running the encoder's own `tokenizer.json` (BERT normalisation:
 lower case, accents kept; BERT pre-tokenisation; [CLS] ... [SEP]), truncated to `max_tokens`
