@@ -4,9 +4,12 @@ JSON, or text when stderr is a terminal (`SENTIMENT_LOG_FORMAT` forces either). 
 (one line per request, from service/middleware/observability.py) goes straight to the handler's
 formatter,
 without a `LogRecord` (the logging module's per-record machinery cost more than the model), and
-`LineHandler` writes the access lines of one event-loop turn in one write at its end. Records of
-the logging module (start-up, warnings, errors) are few: they are written at once, after any
-access lines gathered before them, so that nothing is lost to a crash right after.
+`LineHandler` writes the access lines gathered over `ACCESS_FLUSH_S` (or `ACCESS_FLUSH_LINES`
+lines) in one write, as nginx's `access_log ... buffer= flush=` does: a write per request was a
+syscall a lone request could see. Records of the logging module (start-up, warnings, errors) are
+few: they are written at once, after any access lines gathered before them, so that nothing is
+lost to a crash right after; a clean exit flushes the rest (logging.shutdown), and a SIGKILL
+loses at most the last `ACCESS_FLUSH_S` of access lines.
 """
 
 from __future__ import annotations
@@ -121,15 +124,21 @@ class JsonFormatter(LineFormatter):
         )
 
 
+ACCESS_FLUSH_S = 0.1
+ACCESS_FLUSH_LINES = 256
+
+
 class LineHandler(logging.Handler):
-    """Writes formatted lines to a stream, one write per event-loop turn (see the module doc)."""
+    """Writes formatted lines to a stream, the access lines gathered (see the module doc)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
         self.stream = stream if stream is not None else sys.stderr
         self._pending: list[str] = []
-        self._turn = EndOfTurn(self.flush)
-        self._write_lock = threading.Lock()
+        self._turn = EndOfTurn(self.flush, ACCESS_FLUSH_S)
+        # Re-entrant: a signal handler that logs runs in the main thread, maybe while that
+        # thread is inside a write (a plain Lock deadlocked a worker draining on SIGTERM).
+        self._write_lock = threading.RLock()
 
     def emit(self, record: logging.LogRecord) -> None:
         # Records are few (start-up, shutdown, errors): written at once, after any access lines
@@ -142,7 +151,8 @@ class LineHandler(logging.Handler):
     def write(self, line: str, at_once: bool = False) -> None:
         with self._write_lock:
             self._pending.append(line)
-            if at_once or not self._turn.ask():
+            full = len(self._pending) >= ACCESS_FLUSH_LINES
+            if at_once or full or not self._turn.ask():
                 self._write_pending()
 
     def flush(self) -> None:
@@ -152,8 +162,10 @@ class LineHandler(logging.Handler):
     def _write_pending(self) -> None:
         self._turn.flushed()
         if self._pending:
-            data = "\n".join(self._pending) + "\n"
-            self._pending.clear()
+            # Taken before writing: a line logged by a handler that interrupts the write is
+            # kept for the next one, not cleared with these.
+            pending, self._pending = self._pending, []
+            data = "\n".join(pending) + "\n"
             try:
                 self.stream.write(data)
                 self.stream.flush()

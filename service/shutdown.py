@@ -107,10 +107,10 @@ def install_drain_on_sigterm(runtime: Runtime, drain_seconds: float) -> Callable
         if runtime.shutting_down:  # a second SIGTERM (the group's, then the parent's): one drain
             return
         runtime.shutting_down = True
-        log.info(
-            "SIGTERM: not ready, closing connections after each response; exit in %.1fs",
-            drain_seconds,
-        )
+        # Logged from the loop, not here: a handler runs wherever the main thread was, maybe
+        # halfway through writing a log line.
+        message = "SIGTERM: not ready, closing connections after each response; exit in %.1fs"
+        loop.call_soon_threadsafe(log.info, message, drain_seconds)
         end = functools.partial(_close_listeners_then, lambda: previous(signum, frame))
         loop.call_soon_threadsafe(loop.call_later, drain_seconds, end)
 

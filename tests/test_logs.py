@@ -9,6 +9,7 @@ import logging
 import logging.config
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,7 +19,14 @@ from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
 from service.dependencies import Runtime
-from service.logs import log_access, logging_config, resolved_format
+from service.logs import (
+    ACCESS_FLUSH_LINES,
+    ACCESS_FLUSH_S,
+    LineHandler,
+    log_access,
+    logging_config,
+    resolved_format,
+)
 from service.middleware.observability import ObservabilityMiddleware
 from service.registry import load_registry
 from service.settings import Settings
@@ -135,22 +143,38 @@ def test_text_logs_escape_control_characters() -> None:
     assert "    ValueError: a" in lines
 
 
-def test_records_are_written_at_once_access_lines_by_the_end_of_the_turn() -> None:
+def test_records_are_written_at_once_access_lines_within_the_flush_interval() -> None:
     stream = io.StringIO()
 
-    async def main() -> tuple[str, str]:
+    async def main() -> tuple[str, str, str]:
         log_access("id-1", "GET", "/a", 200, "", 0.001)
         logging.getLogger("service.test").error("boom")  # an error: written now, after id-1
         log_access("id-2", "GET", "/b", 200, "", 0.001)
         during = stream.getvalue()
         await asyncio.sleep(0)
-        return during, stream.getvalue()
+        next_turn = stream.getvalue()
+        await asyncio.sleep(ACCESS_FLUSH_S * 2)
+        return during, next_turn, stream.getvalue()
 
     with logs_into(stream, "text"):
-        during, after = asyncio.run(main())
+        during, next_turn, after = asyncio.run(main())
     assert "id-2" not in during
     assert 0 <= during.index("id-1") < during.index("boom")
+    assert "id-2" not in next_turn  # gathered with what comes next: one write
     assert "id-2" in after
+
+
+def test_a_full_buffer_of_access_lines_is_written_at_once() -> None:
+    stream = io.StringIO()
+
+    async def main() -> str:
+        for i in range(ACCESS_FLUSH_LINES):
+            log_access(f"id-{i}", "GET", "/a", 200, "", 0.001)
+        return stream.getvalue()
+
+    with logs_into(stream, "text"):
+        written = asyncio.run(main())
+    assert written.count("\n") == ACCESS_FLUSH_LINES
 
 
 def test_a_failing_request_leaves_a_500_record() -> None:
@@ -189,3 +213,27 @@ def test_access_records_reach_other_handlers_as_log_records() -> None:
     (record,) = records
     assert record.getMessage() == "POST /predict 503 rnn2 2.00ms"
     assert (record.request_id, record.status, record.model) == ("id-9", 503, "rnn2")  # type: ignore[attr-defined]
+
+
+def test_a_line_logged_in_the_middle_of_a_write_is_neither_deadlocked_nor_lost() -> None:
+    """A signal handler that logs runs in the main thread wherever it was, maybe inside a write
+    (a worker draining on SIGTERM once hung there)."""
+
+    class Interrupted(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.interrupted = False
+
+        def write(self, data: str) -> int:
+            if not self.interrupted:
+                self.interrupted = True
+                handler.write("from the handler", at_once=True)  # as a signal handler would
+            return super().write(data)
+
+    stream = Interrupted()
+    handler = LineHandler(stream)
+    writer = threading.Thread(target=handler.write, args=("first",), kwargs={"at_once": True})
+    writer.start()
+    writer.join(timeout=10)
+    assert not writer.is_alive(), "deadlocked"
+    assert sorted(stream.getvalue().splitlines()) == ["first", "from the handler"]
