@@ -8,15 +8,13 @@ from collections.abc import Callable
 
 
 class EndOfTurn:
-    """Calls `flush` at the end of the current event-loop turn (or `delay_s` later), once however
-    often it is asked meanwhile.
+    """Calls `flush` at the end of the current event-loop turn, once however often it is asked.
 
     Not thread-safe by itself: the owner calls `ask` and `flushed` under its own lock.
     """
 
-    def __init__(self, flush: Callable[[], None], delay_s: float = 0.0) -> None:
+    def __init__(self, flush: Callable[[], None]) -> None:
         self._flush = flush
-        self._delay_s = delay_s
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def ask(self) -> bool:
@@ -28,10 +26,7 @@ class EndOfTurn:
         except RuntimeError:
             return False
         self._loop = loop
-        if self._delay_s > 0:
-            loop.call_later(self._delay_s, self._flush)
-        else:
-            loop.call_soon(self._flush)
+        loop.call_soon(self._flush)
         return True
 
     def flushed(self) -> None:

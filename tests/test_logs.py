@@ -20,8 +20,6 @@ from starlette.types import Receive, Scope, Send
 from service.app import create_app
 from service.dependencies import Runtime
 from service.logs import (
-    ACCESS_FLUSH_LINES,
-    ACCESS_FLUSH_S,
     LineHandler,
     log_access,
     logging_config,
@@ -143,38 +141,22 @@ def test_text_logs_escape_control_characters() -> None:
     assert "    ValueError: a" in lines
 
 
-def test_records_are_written_at_once_access_lines_within_the_flush_interval() -> None:
+def test_records_are_written_at_once_access_lines_by_the_end_of_the_turn() -> None:
     stream = io.StringIO()
 
-    async def main() -> tuple[str, str, str]:
+    async def main() -> tuple[str, str]:
         log_access("id-1", "GET", "/a", 200, "", 0.001)
         logging.getLogger("service.test").error("boom")  # an error: written now, after id-1
         log_access("id-2", "GET", "/b", 200, "", 0.001)
         during = stream.getvalue()
         await asyncio.sleep(0)
-        next_turn = stream.getvalue()
-        await asyncio.sleep(ACCESS_FLUSH_S * 2)
-        return during, next_turn, stream.getvalue()
+        return during, stream.getvalue()
 
     with logs_into(stream, "text"):
-        during, next_turn, after = asyncio.run(main())
+        during, after = asyncio.run(main())
     assert "id-2" not in during
     assert 0 <= during.index("id-1") < during.index("boom")
-    assert "id-2" not in next_turn  # gathered with what comes next: one write
     assert "id-2" in after
-
-
-def test_a_full_buffer_of_access_lines_is_written_at_once() -> None:
-    stream = io.StringIO()
-
-    async def main() -> str:
-        for i in range(ACCESS_FLUSH_LINES):
-            log_access(f"id-{i}", "GET", "/a", 200, "", 0.001)
-        return stream.getvalue()
-
-    with logs_into(stream, "text"):
-        written = asyncio.run(main())
-    assert written.count("\n") == ACCESS_FLUSH_LINES
 
 
 def test_a_failing_request_leaves_a_500_record() -> None:
