@@ -88,12 +88,15 @@ class AdmissionController:
     @property
     def may_refuse(self) -> bool:
         """Whether `refusal()` could refuse now (cheap enough to ask of every request)."""
-        gap = self.start_gap_s
-        return (
-            self.shedding
-            or self.in_flight >= self.max_in_flight
-            or (self.predict and gap is not None and self.in_flight * gap >= 2 * self.target_s)
-        )
+        if self.shedding or self.in_flight >= self.max_in_flight:
+            return True
+        wait = self.predicted_wait_s()
+        return wait is not None and wait >= self._longest_wait_s()
+
+    def _longest_wait_s(self) -> float:
+        """The predicted wait past which new work is refused: while shedding, half the target
+        (keep the queue full, no longer); before, twice it (a burst is admitted whole)."""
+        return self.target_s / 2 if self.shedding else 2 * self.target_s
 
     def predicted_wait_s(self) -> float | None:
         """How long new work would wait to start, for a queue served one job at a time: the
@@ -167,7 +170,7 @@ class AdmissionController:
         if wait is None:  # nothing measured yet: CoDel's signal alone
             if not self.shedding:
                 return None
-        elif wait < (self.target_s / 2 if self.shedding else 2 * self.target_s):
+        elif wait < self._longest_wait_s():
             return None
         metrics.REJECTED.labels("queue_delay").inc()
         return Overloaded(

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.admission import Overloaded
 from service.dependencies import Queue, Runtime, queue_of
 from service.errors import send_error
 from service.v2.routes import V2Route
@@ -122,6 +123,12 @@ class PostRoutes:
         return NO_RULES
 
 
+async def send_refusal(send: Send, refusal: Overloaded, v2: bool) -> None:
+    """Admission's 503, kept alive: a refused client that must reconnect costs more than one
+    that stays."""
+    await send_error(send, 503, refusal.type, refusal.message, extra_headers=refusal.headers, v2=v2)
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -159,15 +166,7 @@ class BodyLimitMiddleware:
         if rules.queue is not None:
             refusal = self.runtime.admission(rules.queue).refusal()
             if refusal is not None:
-                # Kept alive: a refused client that must reconnect costs more than one that stays.
-                await send_error(
-                    send,
-                    503,
-                    refusal.type,
-                    refusal.message,
-                    extra_headers=refusal.headers,
-                    v2=rules.v2,
-                )
+                await send_refusal(send, refusal, rules.v2)
                 return
         received = commas = colons = 0
         # Every POST body is JSON or nothing here: bounding the parse costs two counts a chunk.
@@ -229,10 +228,7 @@ class AdmissionDoor:
     @staticmethod
     async def _answer(scope: Scope, receive: Receive, send: Send) -> None:
         refusal, v2 = scope["state"].pop(_REFUSAL)
-        # Kept alive, as in BodyLimitMiddleware.
-        await send_error(
-            send, 503, refusal.type, refusal.message, extra_headers=refusal.headers, v2=v2
-        )
+        await send_refusal(send, refusal, v2)
 
 
 _REFUSAL = "admission_refusal"
