@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
+import harness
 from service.app import create_app
 from service.card import MANIFEST, Manifest
 from service.settings import Settings
@@ -63,3 +65,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def golden(name: str) -> list[dict[str, Any]]:
     reviews: list[dict[str, Any]] = json.loads((MODELS / name / "golden.json").read_bytes())
     return reviews
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """One sample of a live server's /metrics (0 if it has none yet), read with
+    prometheus-client's own parser."""
+    text = harness.http("GET", f"{url}/metrics")[1]
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0

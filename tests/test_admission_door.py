@@ -18,7 +18,7 @@ from service.app import create_app
 from service.dependencies import Runtime
 from service.protocol import CoalescingHttpToolsProtocol
 from service.settings import Settings
-from tests.conftest import MODELS
+from tests.conftest import MODELS, metric
 
 pytestmark = pytest.mark.slow
 
@@ -55,20 +55,12 @@ def cpu_shedding(served: tuple[Runtime, int]) -> Iterator[int]:
         admission.shedding, admission.in_flight = False, 0
 
 
-def metric(port: int, name: str, **labels: str) -> float:
-    text = http("GET", f"http://{LOOPBACK}:{port}/metrics")[1]
-    wanted = [f'{k}="{v}"' for k, v in labels.items()]
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(w in line for w in wanted):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def test_a_refusal_is_answered_at_the_headers_and_counted_under_its_route(
     cpu_shedding: int,
 ) -> None:
     port = cpu_shedding
-    before = metric(port, "sentiment_requests_total", route="/predict/batch", status="503")
+    url = f"http://{LOOPBACK}:{port}"
+    before = metric(url, "sentiment_requests_total", route="/predict/batch", status="503")
     connection = HTTPConnection(LOOPBACK, port, timeout=10)
     # Not declared JSON: past the door, the body checks would answer 415.
     body = json.dumps(TEXTS).encode()
@@ -87,7 +79,7 @@ def test_a_refusal_is_answered_at_the_headers_and_counted_under_its_route(
     assert response.status == 200, response.read()  # the micro-batcher's queue is open
     response.read()
     connection.close()
-    after = metric(port, "sentiment_requests_total", route="/predict/batch", status="503")
+    after = metric(url, "sentiment_requests_total", route="/predict/batch", status="503")
     assert after == before + 1
 
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import tritonclient.grpc as tc
 from tritonclient.utils import InferenceServerException
 
 from harness import free_port, wait_until
-from tests.conftest import ROOT
+from tests.conftest import ROOT, metric
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +34,9 @@ def big_batch() -> tc.InferInput:
     return tensor
 
 
-def in_flight(url: str) -> float:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    (line,) = [x for x in text.splitlines() if x.startswith("sentiment_requests_in_flight ")]
-    return float(line.split()[1])
-
-
 def wait_for_an_rpc_in_flight(url: str) -> None:
     deadline = time.monotonic() + 60
-    while in_flight(url) < 2:  # the scrape itself is one
+    while metric(url, "sentiment_requests_in_flight") < 2:  # the scrape itself is one
         assert time.monotonic() < deadline, "no RPC reached the server"
         time.sleep(0.02)
 
