@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
-from service.middleware import add_middleware, outer_layers
+from service.middleware import add_middleware, outer_layers, plain_outer_layers
 from service.middleware.limits import DOOR, AdmissionDoor
 from service.registry import check_golden, load_registry
 from service.repository import install_reload_on_sighup
@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         drain_when_orphaned()
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         # Lifespan state: uvicorn hands it to service/protocol.py, which asks the door at headers.
-        yield {DOOR: AdmissionDoor(runtime, app.routes, outer_layers(app))}
+        door = AdmissionDoor(runtime, app.routes, outer_layers(app), plain_outer_layers(app))
+        yield {DOOR: door}
         runtime.shutting_down = True
         if grpc_server is not None:  # new RPCs refused, those in flight finish
             await grpc_server.stop(GRPC_GRACE_S)

@@ -35,7 +35,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.errors import error_body
-from service.middleware.limits import DOOR
+from service.middleware.limits import DOOR, AdmissionDoor
 from service.settings import get_settings
 
 
@@ -138,11 +138,29 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        # A request refused by admission at its headers is answered by the door's own small app
-        # (service/middleware/limits.py), as uvicorn answers past `limit_concurrency`.
-        door = self.app_state.get(DOOR)
-        refused = door(cycle.scope) if door is not None else None
-        super()._start_asgi_task(cycle, app if refused is None else refused)
+        # A request refused by admission at its headers is answered by the door
+        # (service/middleware/limits.py): written here at once when it can answer in bytes, else
+        # by its own small app, as uvicorn answers past `limit_concurrency`.
+        door: AdmissionDoor | None = self.app_state.get(DOOR)
+        refused = None if door is None else door(cycle.scope)
+        if door is None or refused is None:
+            super()._start_asgi_task(cycle, app)
+        elif door.answers_in_bytes:
+            response, keep_alive = door.answer(cycle.scope, self.server_state.default_headers)
+            self._answer_now(cycle, response, keep_alive)
+        else:
+            super()._start_asgi_task(cycle, refused)  # type: ignore[arg-type]
+
+    def _answer_now(self, cycle: Any, response: bytes, keep_alive: bool) -> None:
+        """Send a whole response without running the app, as the cycle would once it had sent
+        it: what is left of the request's body is then read and dropped (on_body skips a
+        completed cycle), and the connection is kept alive unless the client or the server
+        (draining) ends it."""
+        self.transport.write(response)
+        cycle.response_started = cycle.response_complete = True
+        if not (keep_alive and cycle.keep_alive):
+            self.transport.close()
+        self.on_response_complete()
 
     def on_message_complete(self) -> None:
         self._in_body = False

@@ -1,12 +1,15 @@
 """Admission asked at the headers by the HTTP protocol itself (service/protocol.py and the
-AdmissionDoor of service/middleware/limits.py), on a real server in this process: a refused
-request is answered by the door's small app, before the body checks and the framework run."""
+AdmissionDoor of service/middleware/limits.py), on real servers in this process: a refused
+request is answered before the body checks and the framework run, by default as bytes written by
+the protocol, and through the outer layers (here an API key) when they do more than observe."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.client import HTTPConnection
 
 import pytest
@@ -16,6 +19,8 @@ from fastapi import FastAPI
 from harness import LOOPBACK, free_port, http, wait_ready
 from service.app import create_app
 from service.dependencies import Runtime
+from service.logs import ACCESS
+from service.middleware import plain_outer_layers
 from service.protocol import CoalescingHttpToolsProtocol
 from service.settings import Settings
 from tests.conftest import MODELS, metric
@@ -25,9 +30,9 @@ pytestmark = pytest.mark.slow
 TEXTS = {"texts": ["A fine film, warmly acted.", "Dull and far too long."] * 500}
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Runtime, int]]:
-    app: FastAPI = create_app(Settings(models_dir=MODELS, grpc_port=0))
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[Runtime, int]]:
+    app: FastAPI = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
         app, host=LOOPBACK, port=port, http=CoalescingHttpToolsProtocol, log_config=None
@@ -43,16 +48,31 @@ def served() -> Iterator[tuple[Runtime, int]]:
         thread.join(timeout=30)
 
 
-@pytest.fixture
-def cpu_shedding(served: tuple[Runtime, int]) -> Iterator[int]:
+KEY = "door-test-key"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Runtime, int]]:
+    with serving(Settings(models_dir=MODELS, grpc_port=0)) as runtime_and_port:
+        yield runtime_and_port
+
+
+@contextmanager
+def shedding(runtime: Runtime) -> Iterator[None]:
     """The CPU queue shedding, with work admitted and no measured service time: refuse all."""
-    runtime, port = served
     admission = runtime.cpu_admission
     admission.shedding, admission.in_flight = True, 3
     try:
-        yield port
+        yield
     finally:
         admission.shedding, admission.in_flight = False, 0
+
+
+@pytest.fixture
+def cpu_shedding(served: tuple[Runtime, int]) -> Iterator[int]:
+    runtime, port = served
+    with shedding(runtime):
+        yield port
 
 
 def test_a_refusal_is_answered_at_the_headers_and_counted_under_its_route(
@@ -101,3 +121,75 @@ def test_once_the_queue_is_open_the_same_request_is_served(served: tuple[Runtime
     status, answer = http("POST", f"http://{LOOPBACK}:{served[1]}/predict/batch", TEXTS)
     assert status == 200
     assert len(answer["predictions"]) == len(TEXTS["texts"])
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_refusal_carries_the_clients_request_id_into_its_access_line(cpu_shedding: int) -> None:
+    # On the access logger itself: other tests may have configured "service" not to propagate.
+    records, level = Records(), ACCESS.level
+    ACCESS.addHandler(records)
+    ACCESS.setLevel(logging.INFO)
+    try:
+        _refused_with_request_id(cpu_shedding)
+    finally:
+        ACCESS.removeHandler(records)
+        ACCESS.setLevel(level)
+    lines = [r for r in records.records if getattr(r, "request_id", None) == "trace-me-42"]
+    assert [(r.status, r.path) for r in lines] == [(503, "/predict/batch")]  # type: ignore[attr-defined]
+
+
+def _refused_with_request_id(port: int) -> None:
+    connection = HTTPConnection(LOOPBACK, port, timeout=10)
+    headers = {"content-type": "application/json", "x-request-id": "trace-me-42"}
+    connection.request("POST", "/predict/batch", json.dumps(TEXTS), headers)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 503
+    assert response.getheader("x-request-id") == "trace-me-42"
+    assert response.getheader("connection") is None  # kept alive
+    connection.close()
+
+
+def test_while_draining_a_refusal_closes_its_connection(served: tuple[Runtime, int]) -> None:
+    runtime, port = served
+    connection = HTTPConnection(LOOPBACK, port, timeout=10)
+    with shedding(runtime):
+        runtime.shutting_down = True
+        try:
+            connection.request(
+                "POST", "/predict/batch", json.dumps(TEXTS), {"content-type": "application/json"}
+            )
+            response = connection.getresponse()
+            response.read()
+        finally:
+            runtime.shutting_down = False
+    assert response.status == 503
+    assert response.getheader("connection") == "close"
+    assert connection.sock is None  # http.client closed its side on `Connection: close`
+    connection.close()
+
+
+def test_only_observing_outer_layers_let_the_door_answer_in_bytes() -> None:
+    assert plain_outer_layers(create_app(Settings(models_dir=MODELS, grpc_port=0)))
+    with_key = create_app(Settings(models_dir=MODELS, grpc_port=0, api_key=KEY))
+    assert not plain_outer_layers(with_key)
+    with_cors = Settings(models_dir=MODELS, grpc_port=0, cors_origins=["https://example.org"])
+    assert not plain_outer_layers(create_app(with_cors))
+
+
+def test_behind_an_api_key_a_refusal_passes_the_key_check_first() -> None:
+    with serving(Settings(models_dir=MODELS, grpc_port=0, api_key=KEY)) as (runtime, port):
+        url = f"http://{LOOPBACK}:{port}/predict/batch"
+        with shedding(runtime):
+            assert http("POST", url, TEXTS)[0] == 401
+            status, answer = http("POST", url, TEXTS, headers={"x-api-key": KEY})
+        assert status == 503, answer
+        assert answer["error"]["type"] == "overloaded"

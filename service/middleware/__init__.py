@@ -19,6 +19,8 @@ from service.middleware.observability import ObservabilityMiddleware
 
 # Layers that read or check the request itself; the others wrap every response, refusals included.
 _REQUEST_CHECKS = (BodyLimitMiddleware, PredictFastPath)
+# Outer layers whose whole effect on a refusal AdmissionDoor.answer reproduces in bytes.
+_PLAIN_OUTER = (ConnectionCloseWhileDraining, ObservabilityMiddleware)
 
 
 def add_middleware(app: FastAPI, runtime: Runtime) -> None:
@@ -52,3 +54,9 @@ def outer_layers(app: FastAPI) -> Callable[[ASGIApp], ASGIApp]:
         return inner
 
     return wrap
+
+
+def plain_outer_layers(app: FastAPI) -> bool:
+    """Whether the layers every response passes are only draining and observability (no API key,
+    no CORS): then a refusal at the door can be answered as bytes (AdmissionDoor.answer)."""
+    return all(cls in _REQUEST_CHECKS + _PLAIN_OUTER for cls, _, _ in app.user_middleware)

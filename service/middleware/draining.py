@@ -6,7 +6,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.dependencies import Runtime
 
-_CLOSE = (b"connection", b"close")
+CONNECTION_CLOSE = (b"connection", b"close")
 
 
 class ConnectionCloseWhileDraining:
@@ -25,7 +25,7 @@ class ConnectionCloseWhileDraining:
 
         async def send_closing(message: Message) -> None:
             if message["type"] == "http.response.start" and self.runtime.shutting_down:
-                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+                message = {**message, "headers": [*message.get("headers", []), CONNECTION_CLOSE]}
             await send(message)
 
         await self.app(scope, receive, send_closing)
