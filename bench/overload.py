@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -47,16 +48,20 @@ def batch_calls(count: int) -> list[Call]:
 
 
 async def capacity(url: str, seconds: float, concurrency: int = 8) -> float:
-    """Requests/s the server sustains closed loop (each client waits for its answer)."""
-    body = json.dumps(batch_calls(1)[0].body).encode()
+    """Requests/s the server sustains closed loop (each client waits for its answer), on the
+    same requests, in the same rotation, as the open-loop runs: its batches differ in length
+    (53 to 70 KB of text), so one repeated batch would misstate the capacity they are offered at."""
+    bodies = [json.dumps(call.body).encode() for call in batch_calls(CAPACITY_BODIES)]
     headers = {"content-type": "application/json"}
-    done = 0
+    done = sent = 0
     deadline = time.perf_counter() + seconds
     async with aiohttp.ClientSession(url) as session:
 
         async def client() -> None:
-            nonlocal done
+            nonlocal done, sent
             while time.perf_counter() < deadline:
+                body = bodies[sent % len(bodies)]
+                sent += 1
                 async with session.post("/predict/batch", data=body, headers=headers) as r:
                     await r.read()
                     done += r.status == 200
@@ -64,6 +69,10 @@ async def capacity(url: str, seconds: float, concurrency: int = 8) -> float:
         start = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
         return done / (time.perf_counter() - start)
+
+
+CAPACITY_BODIES = len(REVIEWS) // math.gcd(len(REVIEWS), BATCH)
+"""Distinct batches `batch_calls` cycles through."""
 
 
 def _send_share(url: str, rate: float, count: int) -> list[Sent]:

@@ -154,15 +154,15 @@ def test_dropped_work_does_not_count_as_service_time(clock: Clock) -> None:
     assert isinstance(admission.refusal(), Overloaded)
 
 
-def test_work_that_would_wait_twice_the_target_is_refused_before_any_standing_queue(
+def test_work_that_would_wait_past_the_target_is_refused_before_any_standing_queue(
     clock: Clock,
 ) -> None:
     admission = controller(clock)
     feed(admission, clock, [0.05] * 5, step=0.01)  # measured: 10 ms a start, no standing queue
     assert admission.state == "open"
-    admission.in_flight = 15  # 150 ms of work ahead: a burst, past the 100 ms target, admitted
+    admission.in_flight = 9  # 90 ms of work ahead: a burst within the 100 ms target, admitted
     assert admission.refusal() is None
-    admission.in_flight = 21  # 210 ms: more than twice the target, so no use queueing it
+    admission.in_flight = 11  # 110 ms: it would be dropped at the head, so no use queueing it
     assert isinstance(admission.refusal(), Overloaded)
     assert admission.state == "open"  # a refusal at the door, not CoDel's shedding
 
