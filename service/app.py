@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service import metrics
 from service.dependencies import Runtime
 from service.errors import add_error_handlers
 from service.middleware import add_middleware, outer_layers, plain_outer_layers
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ", ".join(registry.models),
         )
         runtime.registry = registry
+        metrics.PER_TURN.set_flush_interval(settings.telemetry_flush_ms / 1000)
         runtime.shutting_down = False  # a new lifespan of the same app (tests) starts ready
         runtime.batchers = {}
         runtime.repository_lock = asyncio.Lock()  # this lifespan's event loop

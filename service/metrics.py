@@ -156,10 +156,11 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
 
 
 class PerTurn:
-    """The per-request and per-text metrics, handed to prometheus-client once per event-loop turn.
+    """The per-request and per-text metrics, handed to prometheus-client at the end of an
+    event-loop turn, at most every `SENTIMENT_TELEMETRY_FLUSH_MS` (service/turns.py).
 
-    Each prometheus-client update takes a lock; a request made nine. Gathered over one turn (all
-    the requests a micro-batch answers), they become one update per metric and bucket touched.
+    Each prometheus-client update takes a lock; a request made nine. Gathered (all the requests
+    of a turn, or of 50 ms), they become one update per metric and bucket touched.
     Updates from a thread with no event loop are applied at once; `/metrics` applies what is
     pending before it reads, so a scrape never misses a finished request.
     """
@@ -170,6 +171,10 @@ class PerTurn:
         self._in_flight = 0
         self._requests: list[tuple[str, str, int, str, float]] = []
         self._inputs: list[tuple[str, list[int], list[float], int]] = []
+
+    def set_flush_interval(self, seconds: float) -> None:
+        with self._lock:
+            self._turn.interval_s = seconds
 
     def request_started(self) -> None:
         with self._lock:

@@ -5,7 +5,9 @@ uvicorn writes a response's head and its body with two `transport.write` calls. 
 (SIGKILL, OOM) between the two leaves the proxy in front holding a head with no body: nginx has
 already passed the head on and can no longer retry on another replica, so the client sees a cut
 response. Writes made in one event-loop turn (a head and a small body always are) are joined
-here and sent at the end of the turn, so a response is either sent whole or not at all.
+here and sent once the response is complete (or at the end of the turn, for one streamed in
+parts), so a response is either sent whole or not at all, and before what the app does after
+its last `send` (metrics, the access line).
 
 uvicorn also never times out a request that is arriving: a connection that sends nothing, half a
 request line or headers at one byte a second is held forever, and so is a body dribbled in
@@ -136,6 +138,12 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             )
         else:
             self.cycle.keep_alive = False
+
+    def on_response_complete(self) -> None:
+        # The response is whole: send it now, not at the end of the turn, so what the app still
+        # does after its last `send` (metrics, the access line) is not between it and the client.
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         # A request refused by admission at its headers is answered by the door

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.schemas import MAX_BATCH_TEXTS
+from service.turns import DEFAULT_FLUSH_INTERVAL_S
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 KEEP_ALIVE_SECONDS = 5
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     """`json` (one structured line per event) or `text`; `auto`: text when stderr is a
     terminal, JSON otherwise."""
+    telemetry_flush_ms: float = Field(DEFAULT_FLUSH_INTERVAL_S * 1000, ge=0)
+    """Access lines are written, and request metrics handed to prometheus-client, at most this
+    often (0: at the end of every event-loop turn): one write and one update per metric for many
+    requests. A worker killed outright loses at most this much of its access log; log records
+    (errors, warnings) are written at once, and `/metrics` applies what is pending first."""
 
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("SENTIMENT_HOST", "HOST"))
     """Address to listen on (`HOST`, as uvicorn's own convention)."""

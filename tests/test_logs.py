@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import logging
 import logging.config
@@ -28,6 +29,7 @@ from service.logs import (
 from service.middleware.observability import ObservabilityMiddleware
 from service.registry import load_registry
 from service.settings import Settings
+from service.turns import EndOfTurn
 from tests.conftest import MODELS
 
 LINE_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
@@ -141,7 +143,7 @@ def test_text_logs_escape_control_characters() -> None:
     assert "    ValueError: a" in lines
 
 
-def test_records_are_written_at_once_access_lines_by_the_end_of_the_turn() -> None:
+def test_records_are_written_at_once_access_lines_within_the_flush_interval() -> None:
     stream = io.StringIO()
 
     async def main() -> tuple[str, str]:
@@ -149,7 +151,7 @@ def test_records_are_written_at_once_access_lines_by_the_end_of_the_turn() -> No
         logging.getLogger("service.test").error("boom")  # an error: written now, after id-1
         log_access("id-2", "GET", "/b", 200, "", 0.001)
         during = stream.getvalue()
-        await asyncio.sleep(0)
+        await asyncio.sleep(Settings().telemetry_flush_ms / 1000 + 0.02)
         return during, stream.getvalue()
 
     with logs_into(stream, "text"):
@@ -157,6 +159,28 @@ def test_records_are_written_at_once_access_lines_by_the_end_of_the_turn() -> No
     assert "id-2" not in during
     assert 0 <= during.index("id-1") < during.index("boom")
     assert "id-2" in after
+
+
+def test_gathered_work_is_flushed_once_an_interval_however_many_turns_ask() -> None:
+    flushes: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def flush() -> None:
+            flushes.append(loop.time())
+            gathered.flushed()
+
+        gathered = EndOfTurn(flush, interval_s=0.05)
+        for _ in range(40):  # a lone client: one request, one ask, a turn, for 200 ms
+            assert gathered.ask()
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.06)
+
+    asyncio.run(main())
+    assert 2 <= len(flushes) < 20  # 40 asks, one a turn
+    # Never two flushes within an interval (timer slack aside), however busy the machine.
+    assert all(b - a >= 0.045 for a, b in itertools.pairwise(flushes))
 
 
 def test_a_failing_request_leaves_a_500_record() -> None:
