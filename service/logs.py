@@ -4,7 +4,7 @@ JSON, or text when stderr is a terminal (`SENTIMENT_LOG_FORMAT` forces either). 
 (one line per request, from service/middleware/observability.py) goes straight to the handler's
 formatter, without a `LogRecord` (the logging module's per-record machinery cost more than the
 model), and `LineHandler` writes the access lines gathered over `SENTIMENT_TELEMETRY_FLUSH_MS`
-(50 ms; nginx's `access_log ... buffer= flush=`) in one write at the end of an event-loop turn:
+(10 ms; nginx's `access_log ... buffer= flush=`) in one write at the end of an event-loop turn:
 a write a request cost a lone client about 10% of its latency. Records of the logging module
 (start-up, warnings, errors) are few: they are written at once, after any access lines gathered
 before them, so that nothing is lost to a crash right after; at exit `logging.shutdown` flushes

@@ -160,7 +160,7 @@ class PerTurn:
     event-loop turn, at most every `SENTIMENT_TELEMETRY_FLUSH_MS` (service/turns.py).
 
     Each prometheus-client update takes a lock; a request made nine. Gathered (all the requests
-    of a turn, or of 50 ms), they become one update per metric and bucket touched.
+    of a turn, or of 10 ms), they become one update per metric and bucket touched.
     Updates from a thread with no event loop are applied at once; `/metrics` applies what is
     pending before it reads, so a scrape never misses a finished request.
     """
