@@ -5,9 +5,11 @@ uvicorn writes a response's head and its body with two `transport.write` calls. 
 (SIGKILL, OOM) between the two leaves the proxy in front holding a head with no body: nginx has
 already passed the head on and can no longer retry on another replica, so the client sees a cut
 response. Writes made in one event-loop turn (a head and a small body always are) are joined
-here and sent once the response is complete (or at the end of the turn, for one streamed in
-parts), so a response is either sent whole or not at all, and before what the app does after
-its last `send` (metrics, the access line).
+here and sent at the end of the turn, so a response is either sent whole or not at all; the
+response of the only request in the worker is sent as soon as it is complete instead. Measured
+side by side: sending every response at once cost 8-12% of the throughput at 16 connections
+(fewer requests came back to be read in each turn), and waiting for the end of the turn made a
+lone request's p50 0.32 ms against 0.24 (the worker went idle before its client had answered).
 
 uvicorn also never times out a request that is arriving: a connection that sends nothing, half a
 request line or headers at one byte a second is held forever, and so is a body dribbled in
@@ -140,9 +142,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False
 
     def on_response_complete(self) -> None:
-        # The response is whole: send it now, not at the end of the turn, so what the app still
-        # does after its last `send` (metrics, the access line) is not between it and the client.
-        self.transport.flush()  # type: ignore[attr-defined]
+        if len(self.server_state.tasks) <= 1:
+            # The only request in the worker: send it now, before what the app still does after
+            # its last `send`. With others in flight, the end of the turn sends it, with theirs.
+            self.transport.flush()  # type: ignore[attr-defined]
         super().on_response_complete()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
