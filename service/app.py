@@ -4,6 +4,7 @@ there), its middleware (service/middleware/) and its routers (service/routes/, s
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,17 @@ from service.v2.grpc_server import GrpcServer
 log = logging.getLogger(__name__)
 # As uvicorn's own timeout_graceful_shutdown (service/__main__.py).
 GRPC_GRACE_S = 30.0
+
+
+def freeze_what_was_loaded() -> None:
+    """Leave the objects of start-up (modules, the framework's, models, vocabularies) out of
+    every later garbage collection (`gc.freeze`, as Instagram's servers do): a full collection
+    walked all of them, several hundred thousand, every few thousand requests, and set the p99 at
+    16 connections: 26 ms, against 4.3 ms frozen and 3.4 ms for the bare FastAPI app (side by
+    side, rounds of 5 s). What is garbage now is collected first, not frozen. Objects made later
+    (a reloaded model) are few, and are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("ready: golden max |diff| %s", registry.golden_max_diff)
         # Lifespan state: uvicorn hands it to service/protocol.py, which asks the door at headers.
         door = AdmissionDoor(runtime, app.routes, outer_layers(app), plain_outer_layers(app))
+        freeze_what_was_loaded()
         yield {DOOR: door}
         runtime.shutting_down = True
         if grpc_server is not None:  # new RPCs refused, those in flight finish

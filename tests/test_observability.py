@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
@@ -97,3 +99,9 @@ def test_fresh_request_ids_are_distinct_hex() -> None:
     ids = [fresh_request_id() for _ in range(600)]  # more than one pool of 256
     assert len(set(ids)) == 600
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_start_up_leaves_its_objects_out_of_later_collections(client: TestClient) -> None:
+    """A full collection walking every object of start-up set the p99 at 16 connections."""
+    assert client.get("/health/ready").status_code == 200
+    assert gc.get_freeze_count() > 20_000  # about 80,000: modules, framework, models
