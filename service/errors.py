@@ -59,6 +59,12 @@ MAX_ERROR_DETAILS = 20
 """Details listed in a 422; the message says how many there were in all."""
 
 
+def error_json(type_: str, message: str, v2: bool = False) -> bytes:
+    """The error body as bytes: `error_body`'s shape, or under /v2/ the Open Inference
+    Protocol's own, `{"error": message}`."""
+    return json.dumps({"error": message} if v2 else error_body(type_, message)).encode()
+
+
 async def send_error(
     send: Send,
     status: int,
@@ -69,10 +75,8 @@ async def send_error(
     v2: bool = False,
 ) -> None:
     """The error shape, answered by a plain ASGI layer (one that runs outside FastAPI's
-    handlers); `close` asks the server to close the connection after it. Under /v2/ it is the
-    Open Inference Protocol's own shape, `{"error": message}`."""
-    shaped = {"error": message} if v2 else error_body(type_, message)
-    body = json.dumps(shaped).encode()
+    handlers); `close` asks the server to close the connection after it."""
+    body = error_json(type_, message, v2)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

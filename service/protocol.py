@@ -32,13 +32,12 @@ killed mid-response behind real nginx) check it on real sockets.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.errors import error_body
+from service.errors import error_json
 from service.middleware.limits import DOOR, AdmissionDoor
 from service.settings import get_settings
 
@@ -211,7 +210,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             408: ("request_timeout", b"Request Timeout"),
             431: ("headers_too_large", b"Request Header Fields Too Large"),
         }[status]
-        body = json.dumps(error_body(kind, message)).encode()
+        body = error_json(kind, message)
         head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n" % (status, reason)
         self.transport.write(
             head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body
