@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,10 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service import metrics
 from service.admission import Overloaded
 from service.dependencies import Queue, Runtime, queue_of
-from service.errors import error_body, send_error
-from service.logs import log_access
+from service.errors import error_json, send_error
 from service.middleware.draining import CONNECTION_CLOSE
-from service.middleware.observability import request_id_of
+from service.middleware.observability import record_response, request_id_of
 from service.v2.routes import V2Route
 
 
@@ -247,8 +245,7 @@ class AdmissionDoor:
         connection may stay open (not while draining)."""
         start = perf_counter()
         refusal, v2 = scope["state"].pop(_REFUSAL)
-        shaped = {"error": refusal.message} if v2 else error_body(refusal.type, refusal.message)
-        body = json.dumps(shaped).encode()
+        body = error_json(refusal.type, refusal.message, v2)
         request_id = request_id_of(scope["headers"])
         headers = [
             *default_headers,
@@ -261,11 +258,8 @@ class AdmissionDoor:
         if not keep_alive:
             headers.append(CONNECTION_CLOSE)
         head = b"".join(b"%s: %s\r\n" % pair for pair in headers)
-        route = getattr(scope.get("route"), "path", "unmatched")
-        elapsed = perf_counter() - start
         metrics.PER_TURN.request_started()
-        metrics.PER_TURN.request_finished(route, scope["method"], 503, "", elapsed)
-        log_access(request_id, scope["method"], scope["path"], 503, "", elapsed)
+        record_response(scope, request_id, 503, "", start)
         return b"HTTP/1.1 503 Service Unavailable\r\n" + head + b"\r\n" + body, keep_alive
 
     @staticmethod

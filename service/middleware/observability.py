@@ -93,10 +93,15 @@ class ObservabilityMiddleware:
                         if "model" in state:
                             span.set_attribute(tracing.MODEL, state["model"])
         finally:
-            elapsed = perf_counter() - start
-            route = getattr(scope.get("route"), "path", "unmatched")
-            model = state.get("model", "")
-            method = scope["method"]
-            metrics.PER_TURN.request_finished(route, method, status, model, elapsed)
-            log_access(request_id, method, scope["path"], status, model, elapsed)
+            record_response(scope, request_id, status, state.get("model", ""), start)
             REQUEST_ID.reset(token)
+
+
+def record_response(scope: Scope, request_id: str, status: int, model: str, start: float) -> None:
+    """A finished request's metrics (under its route's path) and access line; `start` is its
+    `perf_counter()` at the first layer. `request_started` must have been counted."""
+    elapsed = perf_counter() - start
+    route = getattr(scope.get("route"), "path", "unmatched")
+    method = scope["method"]
+    metrics.PER_TURN.request_finished(route, method, status, model, elapsed)
+    log_access(request_id, method, scope["path"], status, model, elapsed)
