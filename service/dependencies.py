@@ -74,20 +74,20 @@ class Runtime:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.batcher_admission = AdmissionController(
-            "batcher",
-            s.admission_target_ms / 1000,
-            s.admission_interval_ms / 1000,
-            s.max_in_flight,
-            enabled=s.admission_control,
-            predict=False,  # a batch starts many at once: no sum of per-job times predicts it
-        )
-        self.cpu_admission = AdmissionController(
-            "cpu",
-            s.admission_batch_target_ms / 1000,
-            s.admission_interval_ms / 1000,
-            s.max_in_flight,
-            enabled=s.admission_control,
+        # A micro-batch starts many at once: no sum of per-job times predicts its wait.
+        self.batcher_admission, self.cpu_admission = (
+            AdmissionController(
+                queue,
+                target_ms / 1000,
+                s.admission_interval_ms / 1000,
+                s.max_in_flight,
+                enabled=s.admission_control,
+                predict=predict,
+            )
+            for queue, target_ms, predict in (
+                ("batcher", s.admission_target_ms, False),
+                ("cpu", s.admission_batch_target_ms, True),
+            )
         )
 
     def admission(self, queue: Queue) -> AdmissionController:
