@@ -43,6 +43,9 @@ from service import metrics
 from service.errors import ServiceError
 
 RETRY_AFTER = {"Retry-After": "1"}
+RefusalReason = Literal["in_flight_cap", "queue_delay"]
+_REFUSED = {reason: metrics.REJECTED.labels(reason) for reason in ("in_flight_cap", "queue_delay")}
+"""Refusals counted by reason; the label children looked up once (asked of every refusal)."""
 GAP_SMOOTHING = 32
 """The time between starts is averaged over about this many starts (an exponential average)."""
 
@@ -121,7 +124,7 @@ class AdmissionController:
         now = self.clock()
         self.observe(sojourn_s, now)
         if self.shedding and self.enabled and sojourn_s > self.target_s:
-            metrics.REJECTED.labels("queue_delay").inc()
+            _REFUSED["queue_delay"].inc()
             return Overloaded(
                 f"server busy: the request waited {sojourn_s * 1000:.0f} ms in the queue, past "
                 f"the {self.target_s * 1000:g} ms target; retry later",
@@ -155,12 +158,14 @@ class AdmissionController:
 
     def refusal(self) -> Overloaded | None:
         """Why new work must be refused now, or None to admit it."""
+        reason = self.refusal_reason()
+        return None if reason is None else self.overloaded(reason)
+
+    def refusal_reason(self) -> RefusalReason | None:
+        """Whether new work must be refused now, and why (counted in the refusal metrics)."""
         if self.in_flight >= self.max_in_flight:
-            metrics.REJECTED.labels("in_flight_cap").inc()
-            return Overloaded(
-                f"server busy: {self.in_flight} requests already admitted; retry later",
-                headers=RETRY_AFTER,
-            )
+            _REFUSED["in_flight_cap"].inc()
+            return "in_flight_cap"
         if not self.enabled:
             return None
         if self.in_flight == 0:
@@ -174,12 +179,19 @@ class AdmissionController:
                 return None
         elif wait < self._longest_wait_s():
             return None
-        metrics.REJECTED.labels("queue_delay").inc()
-        return Overloaded(
-            f"server busy: requests wait longer than {self.target_s * 1000:g} ms to start; "
-            "retry later",
-            headers=RETRY_AFTER,
-        )
+        _REFUSED["queue_delay"].inc()
+        return "queue_delay"
+
+    def overloaded(self, reason: RefusalReason) -> Overloaded:
+        """The error a refusal for `reason` answers with."""
+        if reason == "in_flight_cap":
+            message = f"server busy: {self.in_flight} requests already admitted; retry later"
+        else:
+            message = (
+                f"server busy: requests wait longer than {self.target_s * 1000:g} ms to start; "
+                "retry later"
+            )
+        return Overloaded(message, headers=RETRY_AFTER)
 
     def _set_shedding(self, shedding: bool) -> None:
         if shedding != self.shedding:

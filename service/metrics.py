@@ -193,6 +193,16 @@ class PerTurn:
         if now:
             self.apply()
 
+    def request_answered(
+        self, route: str, method: str, status: int, model: str, seconds: float
+    ) -> None:
+        """A request that started and finished in one go (a refusal at the door)."""
+        with self._lock:
+            self._requests.append((route, method, status, model, seconds))
+            now = not self._turn.ask()
+        if now:
+            self.apply()
+
     def inputs(self, model: str, chars: list[int], oov_rates: list[float], truncated: int) -> None:
         """Text lengths, OOV shares of the windows, and how many texts were cut, of one call."""
         with self._lock:

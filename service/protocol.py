@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.errors import error_json
@@ -70,6 +72,16 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _Answered:
+    """The cycle of a request answered at the door: complete, so the rest of its body is read
+    and dropped, and the next request on the connection starts at once."""
+
+    response_started = response_complete = True
+    keep_alive = False
+
+
+_ANSWERED = _Answered()
+
 LINGER_S = 2.0
 SHUTDOWN_IDLE_GRACE_SECONDS = 1.0
 """How long an idle connection may still send a request once the server shuts down: a request
@@ -89,6 +101,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._lingering = False
         self._closing = False  # the server is shutting down: answer what arrives, then close
+        self._door: AdmissionDoor | None = self.app_state.get(DOOR)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = CoalescingTransport(transport, asyncio.get_running_loop())
@@ -124,9 +137,44 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head, self._in_body, self._head_bytes = False, True, 0
         self._disarm()
+        if self._answered_at_door():
+            return
         super().on_headers_complete()
         if self._closing:  # a request that arrived in the grace: answered, then the connection ends
             self.cycle.keep_alive = False
+
+    def _answered_at_door(self) -> bool:
+        """Whether admission refused this request at its headers and it has been answered, in
+        bytes, before uvicorn built its cycle (service/middleware/limits.py, AdmissionDoor): at
+        five times capacity refusals are most of what a worker does. What is left of its body
+        is then read and dropped (on_body skips a completed cycle)."""
+        door = self._door
+        if door is None or not door.answers_in_bytes or not door.runtime.may_refuse:
+            return False
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False  # pipelined behind a request not yet answered: refused in its turn
+        method = self.parser.get_method()
+        if method != b"POST" or self.parser.should_upgrade():
+            return False
+        try:
+            path = httptools.parse_url(self.url).path.decode("ascii")
+        except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
+            return False  # uvicorn's own path answers it
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope: Any = self.scope
+        scope["method"] = "POST"
+        scope["path"] = self.root_path + path
+        answer = door.answer(scope, path, self.server_state.default_headers)
+        if answer is None:
+            return False
+        response, keep_alive = answer
+        self.transport.write(response)
+        self.cycle = _ANSWERED  # type: ignore[assignment]
+        if not (keep_alive and not self._closing and self.parser.should_keep_alive()):
+            self.transport.close()
+        self.on_response_complete()
+        return True
 
     def shutdown(self) -> None:
         """uvicorn's Server.shutdown calls this on each connection, after closing the listener."""
@@ -148,29 +196,12 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        # A request refused by admission at its headers is answered by the door
-        # (service/middleware/limits.py): written here at once when it can answer in bytes, else
-        # by its own small app, as uvicorn answers past `limit_concurrency`.
-        door: AdmissionDoor | None = self.app_state.get(DOOR)
+        # A pipelined request refused by admission when its turn comes, or any refused request
+        # when the door cannot answer in bytes, is answered by the door's own small app (the
+        # outer layers around a JSON 503), as uvicorn answers past `limit_concurrency`.
+        door = self._door
         refused = None if door is None else door(cycle.scope)
-        if door is None or refused is None:
-            super()._start_asgi_task(cycle, app)
-        elif door.answers_in_bytes:
-            response, keep_alive = door.answer(cycle.scope, self.server_state.default_headers)
-            self._answer_now(cycle, response, keep_alive)
-        else:
-            super()._start_asgi_task(cycle, refused)  # type: ignore[arg-type]
-
-    def _answer_now(self, cycle: Any, response: bytes, keep_alive: bool) -> None:
-        """Send a whole response without running the app, as the cycle would once it had sent
-        it: what is left of the request's body is then read and dropped (on_body skips a
-        completed cycle), and the connection is kept alive unless the client or the server
-        (draining) ends it."""
-        self.transport.write(response)
-        cycle.response_started = cycle.response_complete = True
-        if not (keep_alive and cycle.keep_alive):
-            self.transport.close()
-        self.on_response_complete()
+        super()._start_asgi_task(cycle, app if refused is None else refused)  # type: ignore[arg-type]
 
     def on_message_complete(self) -> None:
         self._in_body = False

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.client import HTTPConnection
 
@@ -193,3 +194,87 @@ def test_behind_an_api_key_a_refusal_passes_the_key_check_first() -> None:
             status, answer = http("POST", url, TEXTS, headers={"x-api-key": KEY})
         assert status == 503, answer
         assert answer["error"]["type"] == "overloaded"
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class RawConnection:
+    """One HTTP/1.1 connection spoken by hand: requests written as given (several in one write
+    pipelines them), answers read off the socket in order."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=10)
+        self.reader = self.sock.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def answer(self) -> Answer:
+        status_line = self.reader.readline()
+        assert status_line.startswith(b"HTTP/1.1 "), status_line
+        headers = {}
+        while (line := self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = self.reader.read(int(headers["content-length"]))
+        return int(status_line.split()[1]), headers, body
+
+    def closed_by_server(self) -> bool:
+        return self.reader.read() == b""  # an open connection would time out instead
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def _post(path: str, body: Mapping[str, object], *extra_headers: str) -> bytes:
+    payload = json.dumps(body).encode()
+    head = [f"POST {path} HTTP/1.1", "host: test", "content-type: application/json"]
+    head += [f"content-length: {len(payload)}", *extra_headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+
+
+LIVE = b"GET /health/live HTTP/1.1\r\nhost: test\r\n\r\n"
+
+
+def test_a_refusal_pipelined_behind_a_request_in_flight_is_answered_in_its_turn(
+    served: tuple[Runtime, int],
+) -> None:
+    # Two requests in one write: the door may not answer the second before the first's answer.
+    runtime, port = served
+    connection = RawConnection(port)
+    with shedding(runtime):
+        connection.send(_post("/predict", {"text": "Superb."}) + _post("/predict/batch", TEXTS))
+        first, second = connection.answer(), connection.answer()
+    connection.close()
+    assert (first[0], json.loads(first[2])["label"]) == (200, "positive")
+    assert (second[0], json.loads(second[2])["error"]["type"]) == (503, "overloaded")
+
+
+@pytest.mark.parametrize(
+    "path", ["/predict/batch?verbose=1", "/predict/%62atch", "/v2/models/rnn2/infer"]
+)
+def test_the_door_refuses_what_the_route_would_queue_and_keeps_the_connection(
+    cpu_shedding: int, path: str
+) -> None:
+    texts = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["Fine."]}]}
+    connection = RawConnection(cpu_shedding)
+    connection.send(_post(path, texts if path.startswith("/v2/") else TEXTS))
+    status, headers, answer = connection.answer()
+    assert status == 503, answer
+    assert headers["retry-after"] == "1"
+    assert "connection" not in headers
+    connection.send(LIVE)  # the refused body was read past: the next request is served
+    assert connection.answer()[0] == 200
+    connection.close()
+
+
+def test_a_refusal_to_a_client_that_asked_to_close_closes_the_connection(
+    cpu_shedding: int,
+) -> None:
+    connection = RawConnection(cpu_shedding)
+    connection.send(_post("/predict/batch", TEXTS, "connection: close"))
+    assert connection.answer()[0] == 503
+    assert connection.closed_by_server()
+    connection.close()

@@ -97,11 +97,17 @@ class ObservabilityMiddleware:
             REQUEST_ID.reset(token)
 
 
-def record_response(scope: Scope, request_id: str, status: int, model: str, start: float) -> None:
+def record_response(
+    scope: Scope, request_id: str, status: int, model: str, start: float, started: bool = True
+) -> None:
     """A finished request's metrics (under its route's path) and access line; `start` is its
-    `perf_counter()` at the first layer. `request_started` must have been counted."""
+    `perf_counter()` at the first layer. `started`: `request_started` was counted (False for a
+    request answered at once, counted here as started and finished)."""
     elapsed = perf_counter() - start
     route = getattr(scope.get("route"), "path", "unmatched")
     method = scope["method"]
-    metrics.PER_TURN.request_finished(route, method, status, model, elapsed)
+    if started:
+        metrics.PER_TURN.request_finished(route, method, status, model, elapsed)
+    else:
+        metrics.PER_TURN.request_answered(route, method, status, model, elapsed)
     log_access(request_id, method, scope["path"], status, model, elapsed)
