@@ -1,6 +1,7 @@
 """Admission control's decisions on synthetic queueing delays (service/admission.py), with a
 clock the test moves by hand: a burst is admitted, a standing queue is shed, and work is admitted
-again once the queue drains."""
+again once the queue drains. `controller` is CoDel alone (the micro-batcher's), `predicting` the
+CPU queue's, which predicts each job's wait from the measured time between starts."""
 
 from __future__ import annotations
 
@@ -25,10 +26,21 @@ def clock() -> Clock:
 
 
 def controller(
-    clock: Clock, enabled: bool = True, max_in_flight: int = 1000
+    clock: Clock, enabled: bool = True, max_in_flight: int = 1000, predict: bool = False
 ) -> AdmissionController:
-    admission = AdmissionController("test", TARGET, INTERVAL, max_in_flight, enabled, clock=clock)
+    admission = AdmissionController(
+        "test", TARGET, INTERVAL, max_in_flight, enabled, predict=predict, clock=clock
+    )
     admission.in_flight = 2  # work admitted: what the delays fed below are the delays of
+    return admission
+
+
+def predicting(clock: Clock) -> AdmissionController:
+    """The CPU queue's controller, with 10 ms between starts measured and no standing queue."""
+    admission = controller(clock, predict=True)
+    feed(admission, clock, [0.05] * 5, step=0.01)
+    assert admission.start_gap_s == pytest.approx(0.01)
+    assert admission.state == "open"
     return admission
 
 
@@ -112,40 +124,61 @@ def test_the_in_flight_cap_is_a_hard_memory_guard(clock: Clock) -> None:
     assert "2 requests already admitted" in refusal.message
 
 
-def test_while_shedding_the_door_keeps_half_the_target_of_work_queued(clock: Clock) -> None:
+def test_a_burst_waiting_past_the_target_is_served_before_a_standing_queue_shows(
+    clock: Clock,
+) -> None:
     admission = controller(clock)
-    feed(admission, clock, [0.3] * 15, step=0.01)  # starts 10 ms apart: 10 ms of work each
-    assert admission.state == "shedding"
-    feed(admission, clock, [0.08] * 3, step=0.01)  # served: within the target
-    assert admission.state == "shedding"  # but not drained
-    assert admission.start_gap_s == pytest.approx(0.01, rel=0.2)
-    admission.in_flight = 4  # 40 ms queued: the next starts within half the 100 ms target
+    for delay in [0.3, 0.25]:
+        clock.now += 0.02
+        assert admission.on_start(delay) is None
+
+
+def test_a_predicted_queue_admits_what_finishes_within_the_target(clock: Clock) -> None:
+    admission = predicting(clock)
+    admission.in_flight = 8  # 80 ms of work ahead, 10 of its own: answered in 90 ms, admitted
     assert admission.refusal() is None
-    admission.in_flight = 6  # 60 ms: past half the target
+    assert admission.state == "open"
+    admission.in_flight = 10  # 100 ms ahead: it could not finish in time, so no use queueing it
     assert isinstance(admission.refusal(), Overloaded)
 
 
-def test_a_queue_held_near_the_target_stays_shed_until_it_drains(clock: Clock) -> None:
-    admission = controller(clock)
-    feed(admission, clock, [0.3] * 15, step=0.01)
-    feed(admission, clock, [0.06, 0.04, 0.05], step=0.01)  # dips below target: still a queue
-    assert admission.shedding
-    feed(admission, clock, [0.02], step=0.01)  # drained to under a quarter of the target
+def test_a_refusal_at_the_door_sheds_at_once_down_to_half_the_target(clock: Clock) -> None:
+    admission = predicting(clock)
+    admission.in_flight = 10  # the queue holds the whole target: a standing queue, no interval
+    assert isinstance(admission.refusal(), Overloaded)
+    assert admission.state == "shedding"
+    admission.in_flight = 6  # 60 ms: still past half the target
+    assert isinstance(admission.refusal(), Overloaded)
+    admission.in_flight = 4  # 40 ms: admitted, but not yet drained
+    assert admission.refusal() is None
+    assert admission.state == "shedding"
+    admission.in_flight = 2  # 20 ms: drained to under a quarter of the target
+    assert admission.refusal() is None
     assert not admission.shedding
 
 
+def test_a_predicted_queue_drops_work_found_past_the_target_even_before_shedding(
+    clock: Clock,
+) -> None:
+    admission = predicting(clock)
+    clock.now += 0.01
+    dropped = admission.on_start(0.15)  # mispredicted: it waited past its promise
+    assert isinstance(dropped, Overloaded)
+    assert "150 ms" in dropped.message
+    assert admission.state == "open"  # one late start is not a standing queue
+    clock.now += 0.01
+    assert admission.on_start(0.09) is None
+
+
 def test_a_start_after_an_idle_gap_does_not_count_as_service_time(clock: Clock) -> None:
-    admission = controller(clock)
-    feed(admission, clock, [0.05] * 5, step=0.01)
+    admission = predicting(clock)
     clock.now += 5.0  # idle, then work arrives and starts at once
     admission.on_start(0.001)
     assert admission.start_gap_s == pytest.approx(0.01)
 
 
 def test_dropped_work_does_not_count_as_service_time(clock: Clock) -> None:
-    admission = controller(clock)
-    feed(admission, clock, [0.3] * 15, step=0.01)
-    assert admission.state == "shedding"
+    admission = predicting(clock)
     for _ in range(100):  # a backlog past the target dropped at the head, one right after another
         clock.now += 0.00001
         assert isinstance(admission.on_start(0.5), Overloaded)
@@ -154,24 +187,10 @@ def test_dropped_work_does_not_count_as_service_time(clock: Clock) -> None:
     assert isinstance(admission.refusal(), Overloaded)
 
 
-def test_work_that_would_wait_past_the_target_is_refused_before_any_standing_queue(
-    clock: Clock,
-) -> None:
-    admission = controller(clock)
-    feed(admission, clock, [0.05] * 5, step=0.01)  # measured: 10 ms a start, no standing queue
-    assert admission.state == "open"
-    admission.in_flight = 9  # 90 ms of work ahead: a burst within the 100 ms target, admitted
-    assert admission.refusal() is None
-    admission.in_flight = 11  # 110 ms: it would be dropped at the head, so no use queueing it
-    assert isinstance(admission.refusal(), Overloaded)
-    assert admission.state == "open"  # a refusal at the door, not CoDel's shedding
-
-
 def test_after_an_idle_spell_the_wait_is_the_work_queued_not_the_time_since_the_last_start(
     clock: Clock,
 ) -> None:
-    admission = controller(clock)
-    feed(admission, clock, [0.05] * 5, step=0.01)
+    admission = predicting(clock)
     admission.on_finish()
     clock.now += 30.0  # idle
     admission.in_flight = 3  # a burst arrives: nothing runs yet
