@@ -57,10 +57,12 @@ class Settings(BaseSettings):
     queue."""
     admission_batch_target_ms: float = Field(1000.0, gt=0)
     """The same for heavy work (batches, compare, explain, v2 infer), which runs one job at a
-    time: a client that sends hundreds of reviews at once expects to wait for a few such jobs."""
+    time: a client that sends hundreds of reviews at once expects to wait for a few such jobs.
+    That queue's wait is predicted: work that would not finish within it is refused at once."""
     admission_interval_ms: float = Field(100.0, gt=0)
     """How long every request must wait past the target before refusals start (a burst that
-    drains sooner is admitted whole)."""
+    drains sooner is admitted whole); the heavy-work queue, whose wait is predicted, needs no
+    such evidence."""
     max_in_flight: int = Field(4096, gt=0)
     """Memory guard only, far above normal load (4x the 1,024 connections of the closed-loop
     benchmark): past this many admitted requests per worker and queue, 503 at once. Admission by
