@@ -125,9 +125,10 @@ soak: $(VENV)/.dev ## 100,000 mixed requests: 0 errors, memory growth < 10%; wri
 	$(BIN)/python -m bench.soak
 
 .PHONY: overload
-overload: $(VENV)/.dev ## Admission control: open loop at 1-5x capacity, closed loop at 16-1024 connections, hostile bodies; bench/{overload,admission,hostile}.md
+overload: $(VENV)/.dev ## Admission control: open loop at 1-5x capacity, the cost of a refusal, closed loop at 16-1024 connections, hostile bodies; bench/{overload,refusal,admission,hostile}.md
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.refusal
 	$(BIN)/python -m bench.admission
 	$(BIN)/python -m bench.hostile
 

@@ -180,7 +180,7 @@ def server(
             stderr=output,
         )
     try:
-        path = "/health/ready" if kind == "service" else "/openapi.json"
+        path = "/health/ready" if kind in ("service", "refusing") else "/openapi.json"
         wait_ready(f"http://127.0.0.1:{port}{path}", process, interval=0.01)
         yield f"http://127.0.0.1:{port}", time.monotonic() - started, process.pid
     finally:
