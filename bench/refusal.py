@@ -25,10 +25,8 @@ from typing import Any
 from bench.overload import SENDERS, _send_share
 from bench.run import CLIENT_CPU, OUT, cpu_seconds, machine, server
 
-VARIANTS = {
-    "service (default settings)": "refusing",
-    "uvloop + httptools, fixed 503": "refuse-floor",
-}
+SERVICE = "service (default settings)"
+VARIANTS = {SERVICE: "refusing", "uvloop + httptools, fixed 503": "refuse-floor"}
 
 
 def cost_us(url: str, pid: int, rate: float, seconds: float, pool: ProcessPoolExecutor) -> float:

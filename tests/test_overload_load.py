@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bench.overload import overload
-from bench.refusal import VARIANTS, measure
+from bench.refusal import SERVICE, VARIANTS, measure
 from bench.run import server
 from loadtest.mix import REVIEWS
 
@@ -62,7 +62,8 @@ def test_sixty_four_closed_loop_clients_are_all_answered_without_refusal() -> No
 def test_the_refusal_benchmark_gets_only_refusals_and_prices_each() -> None:
     # bench/refusal.py: the service refusing every scoring request at its headers, and the
     # framework-free floor, each answering only 503s (cost_us raises on any other answer).
-    costs = measure(rate=200, seconds=2.0, rounds=1)
+    costs = measure(rate=1000, seconds=2.0, rounds=1)
     assert set(costs) == set(VARIANTS)
-    for name, (cost,) in costs.items():
-        assert 0 < cost < 20_000, name  # us of CPU per refusal: measured, and not absurd
+    service = costs[SERVICE][0]
+    # About 80 ms of CPU over the measured second: several 10 ms clock ticks, never none.
+    assert 0 < service < 20_000
