@@ -13,7 +13,6 @@ Writes bench/admission.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.run import OUT, ROOT, Load, machine, server, write_body, wrk
+from bench.run import OUT, ROOT, Load, machine, publish, server, write_body, wrk
 from training.data import find_dataset, read_dataset
 
 CONNECTIONS = (16, 64, 256, 1024)
@@ -119,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": sweep(body, args.seconds, args.rounds),
             "cost": cost(body, args.seconds / 2, args.rounds),
         }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "admission.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = report(result)
-    (args.out / "admission.md").write_text(text)
-    print(text)
+    publish(args.out, "admission", result, report(result))
     return 0 if all(row["errors"] == 0 for row in result["sweep"][:3]) else 1
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.run import OUT, machine, rss_mb, server
+from bench.run import OUT, machine, publish, rss_mb, server
 
 MB = 1024 * 1024
 
@@ -139,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for size in (150_000, MB, 10 * MB - 1024):
                 rows.append(measure(url, pid, name, size))
-    text = report(rows, machine())
-    (args.out / "hostile.md").write_text(text)
-    (args.out / "hostile.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(text)
+    publish(args.out, "hostile", rows, report(rows, machine()))
     return 0 if all(r["status"] < 500 for r in rows) else 1
 
 

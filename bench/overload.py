@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.run import CLIENT_CPU, OUT, machine, rss_mb, server
+from bench.run import CLIENT_CPU, OUT, machine, publish, rss_mb, server
 from loadtest.mix import REVIEWS, Call
 from loadtest.run import Sent, send_open_loop
 
@@ -184,11 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         result = overload(url, pid, args.seconds)
     result["machine"] = machine()
     result["target_ms"] = Settings().admission_batch_target_ms
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "overload.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = report(result)
-    (args.out / "overload.md").write_text(text)
-    print(text)
+    publish(args.out, "overload", result, report(result))
     answered = all(run["unanswered"] == 0 for run in result["runs"])
     return 0 if answered and result["rss_growth_last_run"] < MAX_RSS_GROWTH else 1
 

@@ -13,7 +13,6 @@ the run, per refusal. Every variant once per round, in turn.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ from statistics import median
 from typing import Any
 
 from bench.overload import SENDERS, _send_share
-from bench.run import CLIENT_CPU, OUT, cpu_seconds, machine, server
+from bench.run import CLIENT_CPU, OUT, cpu_seconds, machine, publish, server
 
 SERVICE = "service (default settings)"
 VARIANTS = {SERVICE: "refusing", "uvloop + httptools, fixed 503": "refuse-floor"}
@@ -95,11 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": service / floor,
         "machine": machine(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "refusal.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = report(result)
-    (args.out / "refusal.md").write_text(text)
-    print(text)
+    publish(args.out, "refusal", result, report(result))
     return 0
 
 

@@ -241,6 +241,15 @@ MINIMAL = "15-line FastAPI app (tokenize + onnxruntime, stock uvicorn)"
 SERVICE = "service (defaults: JSON access log, metrics)"
 
 
+def publish(out: Path, name: str, result: Any, text: str) -> None:
+    """A benchmark's figures as `out/name.json` and its report as `out/name.md`, and the report
+    printed."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{name}.md").write_text(text)
+    print(text)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -669,11 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         results["length"] = cost_by_length(thousand, models)
         results["latency"] = latency_by_model(Path(tmp), review, models, args.seconds / 2)
         results["startup"] = startup_and_memory(Path(tmp), review)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = report(results)
-    (args.out / "results.md").write_text(text)
-    print(text)
+    publish(args.out, "results", results, report(results))
     return 0
 
 

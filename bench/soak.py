@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.run import OUT, machine, rss_mb, server
+from bench.run import OUT, machine, publish, rss_mb, server
 from loadtest.mix import next_call
 
 WARM_UP_SHARE = 0.1
@@ -129,12 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     with server("service") as (url, _, pid):
         result = asyncio.run(soak(url, pid, args.requests, args.concurrency))
     result["machine"] = machine()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    publish(args.out, "soak", result, report(result))
     plot(result, args.out / "soak.png")
-    text = report(result)
-    (args.out / "soak.md").write_text(text)
-    print(text)
     return 0 if result["errors"] == 0 and result["rss_growth_after_warm_up"] < 0.10 else 1
 
 
