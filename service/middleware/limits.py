@@ -264,8 +264,8 @@ class AdmissionDoor:
         keep_alive = not self.runtime.shutting_down
         if default_headers is not self._defaults:  # uvicorn makes a new list each second
             self._defaults = default_headers
-            self._status_and_defaults = b"HTTP/1.1 503 Service Unavailable\r\n" + b"".join(
-                [b"%s: %s\r\n" % pair for pair in default_headers]
+            self._status_and_defaults = b"HTTP/1.1 503 Service Unavailable\r\n" + _header_lines(
+                default_headers
             )
         response = b"".join(
             [
@@ -297,7 +297,11 @@ def _refusal_fixed(refusal: Overloaded, v2: bool) -> bytes:
             for name, value in (refusal.headers or {}).items()
         ),
     ]
-    return b"".join([b"%s: %s\r\n" % pair for pair in headers]) + b"\r\n" + body
+    return _header_lines(headers) + b"\r\n" + body
+
+
+def _header_lines(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])
 
 
 _REFUSAL = "admission_refusal"
