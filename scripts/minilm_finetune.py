@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
-from training.wordpiece import WordPiece
+from service.wordpiece import WordPiece
 
 
 class Classifier(torch.nn.Module):

@@ -88,6 +88,16 @@ class ShortTextScores(_Strict):
     """How many texts scored exactly 0.0 or 1.0."""
 
 
+class WordPieceInput(_Strict):
+    """A model that also reads WordPiece tokens (service.wordpiece): its input rows are the
+    word window (`input_length` ids) followed by `tokens` WordPiece ids, the text's last ones
+    ([CLS] and [SEP] included), left-aligned and padded with 0."""
+
+    tokens: int
+    tokenizer: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+\.json$")]
+    """The `tokenizer.json` file, in the model's folder (a plain name: nothing can climb out)."""
+
+
 class ModelCard(_Strict):
     """Everything known about one trained model: what it is, how to feed it, how it scored."""
 
@@ -105,6 +115,8 @@ class ModelCard(_Strict):
     num_words: int
     """The vocabulary: ids >= num_words are the out-of-vocabulary id."""
     tokenizer: str
+    wordpiece: WordPieceInput | None = None
+    """Models that read WordPiece tokens after the word window; None for the others."""
     hyperparameters: dict[str, Any]
     """The model's spec and the run's settings; their keys changed as the specs grew."""
     epochs_run: int

@@ -29,7 +29,7 @@ from service.explain import explain_text
 from service.registry import SentimentModel
 from service.schemas import Prediction
 from service.settings import Settings
-from service.tokenizer import OOV_ID, PAD_ID, START_ID, encode_batch_window, encode_window
+from service.tokenizer import OOV_ID, PAD_ID, START_ID
 
 _json_string = json.encoder.encode_basestring_ascii
 
@@ -45,6 +45,8 @@ def record_inputs(
     truncated: Sequence[bool],
 ) -> None:
     """Input metrics: text lengths, the out-of-vocabulary share of each window, truncations."""
+    if model.wordpiece is not None:
+        ids = ids[:, : model.input_length]  # the word window; WordPiece ids follow it
     if len(ids) == 1:  # one review: numpy's per-call overhead would cost more than the count
         row = ids[0].tolist()
         words = [len(row) - row.count(PAD_ID) - row.count(START_ID)]  # the ids >= OOV_ID
@@ -125,7 +127,7 @@ async def score_text(
         raise refusal
     start = time.perf_counter()
     with tracing.span("tokenize", {tracing.MODEL: model.name, tracing.TEXT_CHARS: len(text)}):
-        ids, truncated = encode_window(text, model.vocabulary, model.input_length)
+        ids, truncated = model.encode_window(text)
     tokenized = time.perf_counter()
     record_inputs(model, [text], ids[None, :], [truncated])
     admission.in_flight += 1
@@ -240,7 +242,7 @@ def score_texts(model: SentimentModel, texts: Sequence[str]) -> list[float]:
         tracing.TEXT_CHARS: sum(len(t) for t in texts),
     }
     with tracing.span("tokenize", attributes):
-        ids, cut = encode_batch_window(texts, model.vocabulary, model.input_length)
+        ids, cut = model.encode_batch_window(texts)
     record_inputs(model, texts, ids, cut)
     return score_rows(model, ids)
 

@@ -21,9 +21,19 @@ from pydantic import ValidationError
 
 from service.card import CARD, GOLDEN, MANIFEST, ONNX, GoldenSet, Manifest, ModelCard
 from service.errors import ModelNotFound
-from service.tokenizer import Vocabulary, build_vocabulary, encode_batch, load_word_index
+from service.tokenizer import (
+    Vocabulary,
+    build_vocabulary,
+    encode_batch_window,
+    encode_window,
+    load_word_index,
+)
+from service.wordpiece import WordPiece
 
 _Typed = TypeVar("_Typed")
+
+ENCODER_ROWS = 32
+"""Rows per onnxruntime call for a model that reads WordPiece tokens (its memory is per row)."""
 
 
 class ModelLoadError(RuntimeError):
@@ -32,17 +42,25 @@ class ModelLoadError(RuntimeError):
 
 @dataclass
 class SentimentModel:
-    """One loaded model: its card, its onnxruntime session and its training vocabulary."""
+    """One loaded model: its card, its onnxruntime session, its training vocabulary and, for a
+    model that also reads WordPiece tokens, its WordPiece tokenizer."""
 
     name: str
     card: ModelCard
     session: ort.InferenceSession
     vocabulary: Vocabulary
     path: Path
+    wordpiece: WordPiece | None = None
 
     @property
     def input_length(self) -> int:
+        """The word window: how many word ids (a review's last words) the model reads."""
         return self.card.input_length
+
+    @property
+    def row_length(self) -> int:
+        """The width of one input row: the word window, then the WordPiece tokens if any."""
+        return self.card.input_length + (0 if self.wordpiece is None else self.wordpiece.max_tokens)
 
     @property
     def sha256(self) -> str:
@@ -50,12 +68,36 @@ class SentimentModel:
         return self.card.onnx_sha256
 
     def score_ids(self, ids: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
-        """Probability of a positive review for each row of ids, shape (n, input_length)."""
+        """Probability of a positive review for each row of ids, shape (n, row_length)."""
+        if self.wordpiece is not None and len(ids) > ENCODER_ROWS:
+            # An encoder's activations grow with the rows of one call (about 1 MB each): a batch
+            # of 1,000 texts in one call would take a gigabyte.
+            parts = [
+                self.score_ids(ids[i : i + ENCODER_ROWS]) for i in range(0, len(ids), ENCODER_ROWS)
+            ]
+            return np.concatenate(parts)
         (scores,) = self.session.run([self.card.output_name], {self.card.input_name: ids})
         return np.asarray(scores, dtype=np.float32)
 
+    def encode_window(self, text: str) -> tuple[npt.NDArray[np.int32], bool]:
+        """One text's input row, and whether words were cut from its front to fit the window."""
+        if self.wordpiece is None:
+            return encode_window(text, self.vocabulary, self.card.input_length)
+        rows, cut = self.encode_batch_window([text])
+        return rows[0], cut[0]
+
+    def encode_batch_window(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int32], list[bool]]:
+        """Input rows of many texts, shape (len(texts), row_length), and which had words cut."""
+        words, cut = encode_batch_window(texts, self.vocabulary, self.card.input_length)
+        if self.wordpiece is None:
+            return words, cut
+        rows = np.zeros((len(texts), self.row_length), dtype=np.int32)
+        rows[:, : self.card.input_length] = words
+        self.wordpiece.encode_rows(texts, rows[:, self.card.input_length :])
+        return rows, cut
+
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.int32]:
-        return encode_batch(texts, self.vocabulary, self.input_length)
+        return self.encode_batch_window(texts)[0]
 
     def score_texts(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return self.score_ids(self.encode(texts))
@@ -70,6 +112,8 @@ class SentimentModel:
             "test_accuracy": self.card.test.accuracy,
             "sha256": self.card.onnx_sha256,
             "default": default,
+            "wordpiece_tokens": None if self.wordpiece is None else self.wordpiece.max_tokens,
+            "explainable": self.wordpiece is None,
         }
 
 
@@ -140,7 +184,16 @@ def _load_model(
         session = _session(onnx_path, threads)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelLoadError(f"corrupt model {onnx_path}: {e}") from e
-    return SentimentModel(card.name, card, session, vocab[card.num_words], onnx_path)
+    wordpiece = None
+    if card.wordpiece is not None:
+        tokenizer_path = folder / card.wordpiece.tokenizer
+        if not tokenizer_path.is_file():
+            raise ModelLoadError(f"missing file: {tokenizer_path}")
+        try:
+            wordpiece = WordPiece(tokenizer_path, card.wordpiece.tokens, side="left")
+        except Exception as e:  # tokenizers raises its own Exception for a corrupt file
+            raise ModelLoadError(f"corrupt tokenizer {tokenizer_path}: {e}") from e
+    return SentimentModel(card.name, card, session, vocab[card.num_words], onnx_path, wordpiece)
 
 
 def _manifest_and_words(models_dir: Path) -> tuple[Manifest, dict[str, int]]:

@@ -124,6 +124,10 @@ class ModelSummary(BaseModel):
     test_accuracy: float | None
     sha256: str
     default: bool
+    wordpiece_tokens: int | None = None
+    """How many WordPiece tokens the model reads after its word window (minilm); None: none."""
+    explainable: bool = True
+    """Whether `explain` works for it (not for a model that reads WordPiece tokens)."""
 
 
 class ModelList(BaseModel):

@@ -11,8 +11,8 @@ import onnxruntime as ort
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
+from service.wordpiece import WordPiece
 from training import minilm
-from training.wordpiece import WordPiece
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "great", "film", "bad", "plot", "##s", ",", "."]
 

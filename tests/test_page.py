@@ -49,6 +49,12 @@ def served_models(server: str) -> dict[str, int]:
         return {m["name"]: m["input_length"] for m in json.loads(response.read())["models"]}
 
 
+def explainable_models(server: str) -> list[str]:
+    """The served models whose words `explain` can weigh."""
+    with urllib.request.urlopen(f"{server}/models", timeout=10) as response:
+        return [m["name"] for m in json.loads(response.read())["models"] if m["explainable"]]
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     with live_service() as url:
@@ -112,8 +118,13 @@ def test_page_scores_every_model_as_compare_does_without_outside_requests(
     compared = post(f"{server}/compare", {"text": REVIEW})
     assert shown == {p["model"]: p["score"] for p in compared["predictions"]}
     assert set(shown) == set(models)
+    explainable = explainable_models(server)
     seen = page.locator(".model-result .word:not(.cut)")
-    assert seen.count() == sum(min(29, length) for length in models.values())  # 29 words
+    assert seen.count() == sum(min(29, models[name]) for name in explainable)  # 29 words
+    # A model without word contributions (minilm) says so instead of showing words.
+    notes = page.locator(".model-result .note")
+    assert notes.count() == len(models) - len(explainable)
+    assert all("not available" in n for n in notes.all_inner_texts())
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
     assert requested

@@ -17,11 +17,11 @@ import numpy.typing as npt
 import onnx
 
 from service.tokenizer import load_word_index
+from service.wordpiece import WordPiece
 from training import data, minilm, short_text
 from training.config import TrainConfig
 from training.minilm_experiment import REPO, session
 from training.pipeline import load_data, short_text_sets
-from training.wordpiece import WordPiece
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,10 @@ import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 
+from service.wordpiece import WordPiece
 from training import data, minilm, short_text
 from training.config import TrainConfig
 from training.pipeline import load_data, short_text_sets
-from training.wordpiece import WordPiece
 
 REPO = Path(__file__).resolve().parents[1]
 

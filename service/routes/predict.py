@@ -47,6 +47,13 @@ async def explain(
     """Explanations are priced as what they are: one scoring per word of each text, so few texts
     per request, few requests at once, and in a thread like any heavy work."""
     settings = runtime.settings
+    if model.wordpiece is not None:
+        # Occlusion deletes one word id at a time from the word window; this model also reads
+        # the text's WordPiece tokens, which that does not change.
+        raise InvalidInput(
+            f"explain is available for the word-window models only; {model.name} also reads "
+            "WordPiece tokens: send the request without explain"
+        )
     if len(texts) > settings.max_explain_texts:
         raise InvalidInput(
             f"explain takes at most {settings.max_explain_texts} texts per request, "

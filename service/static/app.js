@@ -79,7 +79,9 @@ function card(model) {
       el("span", { class: "label" })),
     el("p", { class: "arch" },
       `${model.architecture} · ${model.params.toLocaleString("en")} parameters · ` +
-      `last ${model.input_length} words · test accuracy ${model.test_accuracy ?? "n/a"}`),
+      `last ${model.input_length} words` +
+      (model.wordpiece_tokens ? ` and ${model.wordpiece_tokens} WordPiece tokens` : "") +
+      ` · test accuracy ${model.test_accuracy ?? "n/a"}`),
     el("div", { class: "bar", role: "img" }, el("div", { class: "fill" })),
     el("div", { class: "words" }));
 }
@@ -131,6 +133,13 @@ function fill(node, prediction, explained, words) {
   bar.setAttribute("aria-label", `score ${formatScore(prediction.score)}`);
   bar.querySelector(".fill").style.width = `${(prediction.score * 100).toFixed(1)}%`;
   bar.className = `bar ${positive ? "pos" : "neg"}`;
+  if (!explained.explanation) {
+    // A model that also reads WordPiece tokens: deleting one word id explains nothing of it.
+    node.querySelector(".words").replaceChildren(
+      el("span", { class: "note" }, "Word contributions are not available for this model."));
+    node.dataset.score = String(prediction.score);
+    return;
+  }
   const edge = explained.truncated > 0
     ? [el("span", { class: "window-start", title: "the model's window starts here" })]
     : [];
@@ -153,7 +162,7 @@ async function analyze() {
     nodes.forEach((node) => delete node.dataset.score);
     const [comparison, ...explained] = await Promise.all([
       api("/compare", { text }),
-      ...models.map((m) => api("/predict", { text, model: m.name, explain: true })),
+      ...models.map((m) => api("/predict", { text, model: m.name, explain: m.explainable })),
     ]);
     const words = splitWords(text);
     const byModel = new Map(explained.map((e) => [e.model, e]));

@@ -138,7 +138,7 @@ def model_metadata(model: SentimentModel) -> ModelMetadata:
         platform="onnxruntime_onnx",
         inputs=[
             MetadataTensor(name="text", datatype="BYTES", shape=[-1]),
-            MetadataTensor(name="input_ids", datatype="INT64", shape=[-1, model.input_length]),
+            MetadataTensor(name="input_ids", datatype="INT64", shape=[-1, model.row_length]),
         ],
         outputs=[
             MetadataTensor(name="score", datatype="FP32", shape=[-1]),
@@ -202,12 +202,15 @@ def _texts(tensor: RequestInput, settings: Settings) -> list[str]:
 
 
 def _ids(tensor: RequestInput, model: SentimentModel, settings: Settings) -> npt.NDArray[np.int32]:
-    _check(tensor, "INT64", [-1, model.input_length], settings)
+    _check(tensor, "INT64", [-1, model.row_length], settings)
     ids = _flatten(tensor)
-    num_words = model.card.num_words
+    num_words, window, width = model.card.num_words, model.input_length, model.row_length
+    wordpieces = num_words if model.wordpiece is None else model.wordpiece.vocab_size
     for i, x in enumerate(ids):
-        if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < num_words:
-            raise V2Error(f"input_ids[{i}] must be an integer id from 0 to {num_words - 1}")
+        # A row is the word window, then (for a WordPiece model) its WordPiece ids.
+        bound = num_words if i % width < window else wordpieces
+        if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x < bound:
+            raise V2Error(f"input_ids[{i}] must be an integer id from 0 to {bound - 1}")
     return np.array(ids, dtype=np.int32).reshape(tensor.shape)
 
 
