@@ -34,7 +34,21 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> None:
-    """Loss and accuracy per epoch, training against validation, as the chapter's plot."""
+    """Loss and accuracy per epoch, training against validation, as the chapter's plot; or, for
+    a history kept by step (a fine-tuning run: `step` and its checks), each check by step."""
+    if "step" in history:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, values in history.items():
+            if name != "step":
+                ax.plot(history["step"], values, "o-", label=name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.suptitle(textwrap.fill(title, 60))
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return
     fig, axes = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
     epochs = range(1, len(history["loss"]) + 1)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
@@ -51,9 +65,14 @@ def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> 
 
 
 def publish_model(
-    out: Path, onnx_model: bytes, card: ModelCard, golden: Sequence[GoldenReview]
+    out: Path,
+    onnx_model: bytes,
+    card: ModelCard,
+    golden: Sequence[GoldenReview],
+    extra: Mapping[str, Path] | None = None,
 ) -> Path:
-    """Write a model's folder next to the others, replacing the old one only once all is written."""
+    """Write a model's folder next to the others, replacing the old one only once all is written;
+    `extra`: more files to copy in (name in the folder -> source)."""
     out.mkdir(parents=True, exist_ok=True)
     name = card.name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out))
@@ -61,6 +80,8 @@ def publish_model(
     (staging / ONNX).write_bytes(onnx_model)
     card.write(staging / CARD)
     write_json(staging / GOLDEN, GoldenSet.dump_python(list(golden), mode="json"))
+    for file_name, source in (extra or {}).items():
+        shutil.copyfile(source, staging / file_name)
     plot_history(card.history, f"{name}: {card.architecture}", staging / "history.png")
     target = out / name
     if target.exists():

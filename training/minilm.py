@@ -102,8 +102,15 @@ def build_classifier(
     return _build(w, (head, bias, scale, shift, bound))
 
 
+def build_logit(w: Weights, head: npt.NDArray[np.float32], bias: float) -> onnx.ModelProto:
+    """A fine-tuned encoder's logit (the mean-pooled embedding times `head` plus `bias`), output
+    `logit`, shape (n, 1): the part of the `minilm` model that training.minilm_publish stacks."""
+    return _build(w, (head, bias, 1.0, 0.0, None))
+
+
 def _build(
-    w: Weights, classifier: tuple[npt.NDArray[np.float32], float, float, float, float] | None
+    w: Weights,
+    classifier: tuple[npt.NDArray[np.float32], float, float, float, float | None] | None,
 ) -> onnx.ModelProto:
     g = _Graph()
     head_dim = HIDDEN // HEADS
@@ -174,9 +181,15 @@ def _build(
     if classifier is not None:
         head, bias_, scale_, shift_, bound = classifier
         weight = g.const("head", (scale_ * np.asarray(head, dtype=np.float64)).reshape(HIDDEN, 1))
-        logit = g.op(
-            "Add", [g.op("MatMul", [mean, weight]), g.const("head_bias", [scale_ * bias_ + shift_])]
-        )
+        product = g.op("MatMul", [mean, weight])
+        if bound is None:
+            g.nodes.append(
+                helper.make_node(
+                    "Add", [product, g.const("head_bias", [scale_ * bias_ + shift_])], ["logit"]
+                )
+            )
+            return _model(g, helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["n", 1]))
+        logit = g.op("Add", [product, g.const("head_bias", [scale_ * bias_ + shift_])])
         score = g.op("Sigmoid", [logit])
         g.nodes.append(
             helper.make_node(

@@ -159,12 +159,28 @@ def score_onnx(
     """Scores of a published model (its card's window and vocabulary) on texts."""
     card = ModelCard.read(model_dir / CARD)
     vocabulary = build_vocabulary(word_index, card.num_words)
-    ids = encode_batch(texts, vocabulary, card.input_length)
     session = ort.InferenceSession(
         str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
     )
-    (scores,) = session.run([card.output_name], {card.input_name: ids})
-    return np.asarray(scores, dtype=np.float32)
+    if card.wordpiece is None:
+        ids = encode_batch(texts, vocabulary, card.input_length)
+        (scores,) = session.run([card.output_name], {card.input_name: ids})
+        return np.asarray(scores, dtype=np.float32)
+    # A model that also reads WordPiece tokens (the `minilm` model): the service's own rows, in
+    # batches of similar length (an encoder's cost grows with the batch's longest text).
+    from service.registry import SentimentModel
+    from service.wordpiece import WordPiece
+
+    wordpiece = WordPiece(model_dir / card.wordpiece.tokenizer, card.wordpiece.tokens)
+    model = SentimentModel(
+        card.name, card, session, vocabulary, model_dir / "model.onnx", wordpiece
+    )
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.zeros(len(texts), dtype=np.float32)
+    for start in range(0, len(texts), 64):
+        batch = order[start : start + 64]
+        out[batch] = model.score_texts([texts[i] for i in batch])
+    return out
 
 
 def evaluate_published(
