@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, TypedDict, TypeVar
 
 import anyio
@@ -36,6 +36,13 @@ _json_string = json.encoder.encode_basestring_ascii
 
 def label_of(score: float) -> Literal["positive", "negative"]:
     return "positive" if score >= 0.5 else "negative"
+
+
+def batch_limit(settings: Settings, models: Iterable[SentimentModel]) -> int:
+    """Most texts one request may have scored by these models: fewer for an encoder."""
+    if any(m.wordpiece is not None for m in models):
+        return min(settings.max_batch_texts, settings.max_encoder_batch_texts)
+    return settings.max_batch_texts
 
 
 def record_inputs(

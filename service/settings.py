@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(1_000, gt=0, le=MAX_BATCH_TEXTS)
     """Most texts in one batch request (more: 422); at most the schema's own cap (1,000), which
     stops validation of a longer list at its first item."""
+    max_encoder_batch_texts: int = Field(64, gt=0)
+    """Most texts in one request that a model reading WordPiece tokens scores (minilm, about 25
+    ms a review; /compare counts, as it scores every model): a 1,000-text batch would hold the
+    worker's CPU queue for 25 s, and every other request behind it."""
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     """Largest accepted request body; refused with 413 before it is read in full."""
     ort_threads: int = Field(1, gt=0)

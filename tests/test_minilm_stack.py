@@ -160,7 +160,7 @@ def test_the_service_answers_with_a_wordpiece_model(models_dir: Path) -> None:
     from service.app import create_app
     from service.settings import Settings
 
-    settings = Settings(models_dir=models_dir, default_model="stacked")
+    settings = Settings(models_dir=models_dir, default_model="stacked", max_encoder_batch_texts=2)
     with TestClient(create_app(settings)) as client:
         one = client.post("/predict", json={"text": TEXTS[0]})
         assert one.status_code == 200
@@ -187,5 +187,15 @@ def test_the_service_answers_with_a_wordpiece_model(models_dir: Path) -> None:
         bad = client.post("/v2/models/stacked/infer", json=infer)
         assert bad.status_code == 400
         assert "input_ids[801] must be an integer id from 0 to 11" in bad.text
+        # An encoder's batches are capped lower (2 here): a long one would hold the CPU queue.
+        three = client.post("/predict/batch", json={"texts": ["good", "bad", "fine"]})
+        assert three.status_code == 422
+        assert "the limit for stacked is 2" in three.json()["error"]["message"]
+        compared = client.post("/compare", json={"texts": ["good", "bad", "fine"]})
+        assert compared.status_code == 422
+        text = {"name": "text", "shape": [3], "datatype": "BYTES", "data": ["a", "b", "c"]}
+        v2 = client.post("/v2/models/stacked/infer", json={"inputs": [text]})
+        assert v2.status_code == 400
+        assert "batch size must be 1 to 2" in v2.text
         meta = client.get("/v2/models/stacked").json()
         assert meta["inputs"][-1]["shape"] == [-1, 800 + TOKENS]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from service.dependencies import ReadyDep, Runtime, scores_in
 from service.errors import InvalidInput
-from service.inference import label_of, queue_terms, run_cpu
+from service.inference import batch_limit, label_of, queue_terms, run_cpu
 from service.registry import SentimentModel
 from service.routes.predict import ERRORS, check_lengths
 from service.schemas import CompareRequest, Comparison, ComparisonBatch, ModelScore
@@ -28,10 +28,11 @@ async def compare(
     """Score `text` (one comparison) or `texts` (`comparisons`, in order) with every model,
     one batched call per model, and say whether the models agree on the label."""
     texts = [body.text] if body.text is not None else body.texts or []
-    if len(texts) > ready.settings.max_batch_texts:
-        raise InvalidInput(f"{len(texts)} texts; the limit is {ready.settings.max_batch_texts}")
-    check_lengths(texts, ready.settings)
     models = list(ready.registry.models.values())
+    limit = batch_limit(ready.settings, models)
+    if len(texts) > limit:
+        raise InvalidInput(f"{len(texts)} texts; the limit is {limit}")
+    check_lengths(texts, ready.settings)
     runtime: Runtime = request.app.state.runtime
     scores = await run_cpu(
         runtime,

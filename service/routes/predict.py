@@ -10,7 +10,14 @@ from fastapi import APIRouter, Request, Response
 from service import metrics
 from service.dependencies import ReadyDep, Runtime, scores_in
 from service.errors import InvalidInput, PayloadTooLarge, ServiceError
-from service.inference import batch_json, predict_texts, queue_terms, run_cpu, score_one
+from service.inference import (
+    batch_json,
+    batch_limit,
+    predict_texts,
+    queue_terms,
+    run_cpu,
+    score_one,
+)
 from service.registry import SentimentModel
 from service.schemas import (
     BatchPredictRequest,
@@ -111,9 +118,10 @@ async def predict(body: PredictRequest, request: Request) -> Response:
 async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Request) -> Response:
     """Score many reviews in one onnxruntime call; predictions come back in input order."""
     model = ready.registry.get(body.model)
-    if len(body.texts) > ready.settings.max_batch_texts:
+    limit = batch_limit(ready.settings, [model])
+    if len(body.texts) > limit:
         raise InvalidInput(
-            f"batch has {len(body.texts)} texts; the limit is {ready.settings.max_batch_texts}"
+            f"batch has {len(body.texts)} texts; the limit for {model.name} is {limit}"
         )
     check_lengths(body.texts, ready.settings)
     request.state.model = model.name

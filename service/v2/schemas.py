@@ -31,6 +31,7 @@ from pydantic import (
 from service.dependencies import Runtime
 from service.inference import (
     QueueTerms,
+    batch_limit,
     label_of,
     run_cpu,
     score_rows,
@@ -173,7 +174,7 @@ def _flatten(tensor: RequestInput) -> list[Any]:
     return tensor.data
 
 
-def _check(tensor: RequestInput, datatype: str, shape: list[int], settings: Settings) -> None:
+def _check(tensor: RequestInput, datatype: str, shape: list[int], limit: int) -> None:
     if tensor.datatype != datatype:
         raise V2Error(f"input {tensor.name!r} must be {datatype}, not {tensor.datatype}")
     fits = len(tensor.shape) == len(shape) and all(
@@ -182,12 +183,12 @@ def _check(tensor: RequestInput, datatype: str, shape: list[int], settings: Sett
     if not fits:
         wanted = ", ".join("N" if d == -1 else str(d) for d in shape)
         raise V2Error(f"input {tensor.name!r} must have shape [{wanted}], not {tensor.shape}")
-    if not 1 <= tensor.shape[0] <= settings.max_batch_texts:
-        raise V2Error(f"batch size must be 1 to {settings.max_batch_texts}, not {tensor.shape[0]}")
+    if not 1 <= tensor.shape[0] <= limit:
+        raise V2Error(f"batch size must be 1 to {limit}, not {tensor.shape[0]}")
 
 
-def _texts(tensor: RequestInput, settings: Settings) -> list[str]:
-    _check(tensor, "BYTES", [-1], settings)
+def _texts(tensor: RequestInput, model: SentimentModel, settings: Settings) -> list[str]:
+    _check(tensor, "BYTES", [-1], batch_limit(settings, [model]))
     texts = _flatten(tensor)
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -202,7 +203,7 @@ def _texts(tensor: RequestInput, settings: Settings) -> list[str]:
 
 
 def _ids(tensor: RequestInput, model: SentimentModel, settings: Settings) -> npt.NDArray[np.int32]:
-    _check(tensor, "INT64", [-1, model.row_length], settings)
+    _check(tensor, "INT64", [-1, model.row_length], batch_limit(settings, [model]))
     ids = _flatten(tensor)
     num_words, window, width = model.card.num_words, model.input_length, model.row_length
     wordpieces = num_words if model.wordpiece is None else model.wordpiece.vocab_size
@@ -230,7 +231,7 @@ def decode_input(
     """The ids to score, shape (N, input length), from the request's one input."""
     tensor = _one_input(request)
     if tensor.name == "text":
-        return model.encode(_texts(tensor, settings))
+        return model.encode(_texts(tensor, model, settings))
     return _ids(tensor, model, settings)
 
 
@@ -239,7 +240,7 @@ def _score_request(
 ) -> list[float]:
     tensor = _one_input(request)
     if tensor.name == "text":
-        return score_texts(model, _texts(tensor, settings))
+        return score_texts(model, _texts(tensor, model, settings))
     return score_rows(model, _ids(tensor, model, settings))
 
 
@@ -252,7 +253,7 @@ async def infer_scores(
     queue's admission control."""
     tensor = _one_input(request)
     if tensor.name == "text" and tensor.shape == [1]:
-        (text,) = _texts(tensor, runtime.settings)
+        (text,) = _texts(tensor, model, runtime.settings)
         score, _ = await score_text(runtime, model, text, terms["deadline_s"], terms["ready_at"])
         return [score]
     return await run_cpu(
