@@ -33,7 +33,7 @@ import numpy as np
 from harness import free_port, wait_ready
 from service.card import MANIFEST, Manifest
 from service.registry import SentimentModel, load_registry
-from service.tokenizer import encode_explained, encode_window
+from service.tokenizer import encode_explained
 from training.data import find_dataset, read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -410,7 +410,7 @@ def cost_by_length(reviews: list[str], models: list[str]) -> dict[str, Any]:
             text = long_text[-length:]
 
             def one(text: str = text, model: SentimentModel = model) -> None:
-                ids, _ = encode_window(text, model.vocabulary, model.input_length)
+                ids, _ = model.encode_window(text)
                 model.score_ids(ids[None, :])
 
             row[str(length)] = median_us(one, 300)

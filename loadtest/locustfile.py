@@ -10,7 +10,7 @@ import random
 
 from locust import FastHttpUser, constant, task
 
-from loadtest.mix import CHAPTER_MODELS, REFUSED, is_refusal, next_call
+from loadtest.mix import CHAPTER_MODELS, REFUSED, is_refusal, mix_models, next_call
 
 
 class ReviewUser(FastHttpUser):
@@ -19,7 +19,7 @@ class ReviewUser(FastHttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
         response = self.client.get("/models", name="/models")
-        models = [m["name"] for m in response.json()["models"]] if response.ok else []
+        models = mix_models(response.json()["models"]) if response.ok else []
         self.models = models or CHAPTER_MODELS
 
     @task

@@ -39,6 +39,13 @@ class Call:
     expected_status: int
 
 
+def mix_models(listed: list[dict[str, Any]]) -> list[str]:
+    """The models of `GET /models` the mix sends to: not those that read WordPiece tokens
+    (minilm, about 100x the others' cost a review), which would make one call in seven measure
+    the encoder rather than the service."""
+    return [m["name"] for m in listed if not m.get("wordpiece_tokens")]
+
+
 def next_call(rng: random.Random, models: list[str], bad_share: float = 0.05) -> Call:
     """80% single reviews, 15% batches of 2-32, and `bad_share` bad inputs (out of the batches)."""
     roll = rng.random()

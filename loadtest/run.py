@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from loadtest.mix import CHAPTER_MODELS, REFUSED, Call, is_refusal, next_call
+from loadtest.mix import CHAPTER_MODELS, REFUSED, Call, is_refusal, mix_models, next_call
 from loadtest.report import write_report
 
 HERE = Path(__file__).resolve().parent
@@ -155,7 +155,7 @@ async def send_open_loop(url: str, calls: list[Call], rate: float) -> list[Sent]
 
 async def _models(url: str) -> list[str]:
     async with aiohttp.ClientSession(url) as session, session.get("/models") as response:
-        return [m["name"] for m in (await response.json())["models"]] or CHAPTER_MODELS
+        return mix_models((await response.json())["models"]) or CHAPTER_MODELS
 
 
 async def _mixed_calls(url: str, count: int) -> list[Call]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness import free_port, live_service
-from loadtest.mix import BAD_INPUTS, REVIEWS, is_refusal
+from loadtest.mix import BAD_INPUTS, REVIEWS, is_refusal, mix_models
 from loadtest.run import main
 
 pytestmark = pytest.mark.slow
@@ -69,3 +69,12 @@ def test_the_mix_over_grpc_closed_and_open_loop(url: str, tmp_path: Path) -> Non
     assert check_report(tmp_path / "closed")["mode"] == "gRPC ModelInfer, closed loop"
     assert main([*target, "--rate", "60", "--out", str(tmp_path / "open")]) == 0
     assert check_report(tmp_path / "open")["requests"] == 180
+
+
+def test_the_mix_leaves_out_models_that_read_wordpiece_tokens() -> None:
+    listed = [
+        {"name": "ngram", "wordpiece_tokens": None},
+        {"name": "minilm", "wordpiece_tokens": 128},
+        {"name": "rnn2"},  # a service from before the field
+    ]
+    assert mix_models(listed) == ["ngram", "rnn2"]
