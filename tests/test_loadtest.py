@@ -72,7 +72,7 @@ def test_the_mix_over_grpc_closed_and_open_loop(url: str, tmp_path: Path) -> Non
 
 
 def test_the_mix_leaves_out_models_that_read_wordpiece_tokens() -> None:
-    listed = [
+    listed: list[dict[str, Any]] = [
         {"name": "ngram", "wordpiece_tokens": None},
         {"name": "minilm", "wordpiece_tokens": 128},
         {"name": "rnn2"},  # a service from before the field

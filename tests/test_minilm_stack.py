@@ -190,7 +190,7 @@ def test_the_service_answers_with_a_wordpiece_model(models_dir: Path) -> None:
         # An encoder's batches are capped lower (2 here): a long one would hold the CPU queue.
         three = client.post("/predict/batch", json={"texts": ["good", "bad", "fine"]})
         assert three.status_code == 422
-        assert "the limit for stacked is 2" in three.json()["error"]["message"]
+        assert "the limit is 2 for stacked" in three.json()["error"]["message"]
         compared = client.post("/compare", json={"texts": ["good", "bad", "fine"]})
         assert compared.status_code == 422
         text = {"name": "text", "shape": [3], "datatype": "BYTES", "data": ["a", "b", "c"]}

@@ -120,9 +120,8 @@ async def predict_batch(body: BatchPredictRequest, ready: ReadyDep, request: Req
     model = ready.registry.get(body.model)
     limit = batch_limit(ready.settings, [model])
     if len(body.texts) > limit:
-        raise InvalidInput(
-            f"batch has {len(body.texts)} texts; the limit for {model.name} is {limit}"
-        )
+        which = "" if limit == ready.settings.max_batch_texts else f" for {model.name}"
+        raise InvalidInput(f"batch has {len(body.texts)} texts; the limit is {limit}{which}")
     check_lengths(body.texts, ready.settings)
     request.state.model = model.name
     runtime: Runtime = request.app.state.runtime
