@@ -162,12 +162,15 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _load_model(
+def read_model(
     folder: Path,
-    vocab: dict[int, Vocabulary],
     word_index: dict[str, int],
     threads: int,
+    vocab: dict[int, Vocabulary] | None = None,
 ) -> SentimentModel:
+    """One model folder, checked as at start-up (card, sha256, ONNX file, tokenizer), without its
+    golden set; `vocab` caches vocabularies by size across models."""
+    vocab = {} if vocab is None else vocab
     card_path = folder / CARD
     card = _read_typed(card_path, ModelCard.model_validate)
     if card.name != folder.name:
@@ -215,7 +218,7 @@ def load_registry(models_dir: Path, default_model: str, threads: int = 1) -> Mod
     manifest, word_index = _manifest_and_words(models_dir)
     vocab: dict[int, Vocabulary] = {}
     models = {
-        name: _load_model(models_dir / name, vocab, word_index, threads) for name in manifest.models
+        name: read_model(models_dir / name, word_index, threads, vocab) for name in manifest.models
     }
     if default_model not in models:
         raise ModelLoadError(
@@ -239,7 +242,7 @@ def load_model(models_dir: Path, name: str, tolerance: float, threads: int = 1) 
     manifest, word_index = _manifest_and_words(models_dir)
     if name not in manifest.models:
         raise KeyError(name)
-    model = _load_model(models_dir / name, {}, word_index, threads)
+    model = read_model(models_dir / name, word_index, threads)
     check_model_golden(model, tolerance)
     return model
 

@@ -42,22 +42,18 @@ def plot_history(history: Mapping[str, list[float]], title: str, path: Path) -> 
             if name != "step":
                 ax.plot(history["step"], values, "o-", label=name)
         ax.set_xlabel("step")
+        axes = [ax]
+    else:
+        fig, axes = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+        epochs = range(1, len(history["loss"]) + 1)
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            ax.plot(epochs, history[metric], "o-", label="training")
+            ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
+            ax.set_ylabel(metric)
+        axes[-1].set_xlabel("epoch")
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.suptitle(textwrap.fill(title, 60))
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return
-    fig, axes = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
-    epochs = range(1, len(history["loss"]) + 1)
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        ax.plot(epochs, history[metric], "o-", label="training")
-        ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    axes[-1].set_xlabel("epoch")
     fig.suptitle(textwrap.fill(title, 60))
     fig.tight_layout()
     fig.savefig(path, dpi=100)

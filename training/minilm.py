@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 HIDDEN = 384
@@ -31,6 +32,15 @@ OPSET = 17
 
 Weights = dict[str, npt.NDArray[np.float32]]
 Array64 = npt.NDArray[np.float64]
+
+
+def session(model: Path | bytes, threads: int) -> ort.InferenceSession:
+    """An onnxruntime session of an encoder graph (a file or its bytes) on `threads` threads."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def package_dir() -> Path:

@@ -20,7 +20,7 @@ from service.tokenizer import load_word_index
 from service.wordpiece import WordPiece
 from training import data, minilm, short_text
 from training.config import TrainConfig
-from training.minilm_experiment import REPO, session
+from training.minilm_experiment import REPO
 from training.pipeline import load_data, short_text_sets
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     path = args.cache / (args.weights.stem + ".onnx")
     onnx.save(model, path)
-    sess = session(path, 2)
+    sess = minilm.session(path, 2)
     wp = WordPiece(minilm.package_dir() / "tokenizer.json", args.max_tokens, side="left")
     config = TrainConfig()
     sets = short_text_sets(
@@ -54,16 +54,14 @@ def main(argv: list[str] | None = None) -> int:
             ft, ng = z["ft"], z["ngram"]
         else:
             t = time.perf_counter()
-            order = np.argsort([len(x) for x in texts.texts])
-            ft = np.zeros(len(texts.texts), dtype=np.float32)
-            for s in range(0, len(order), 64):
-                idx = order[s : s + 64]
-                b = wp.encode_batch([texts.texts[i] for i in idx])
-                (p,) = sess.run(
-                    None, {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
-                )
-                ft[idx] = p[:, 0]
-            print(f"{name}: {len(order)} texts in {time.perf_counter() - t:.0f} s", flush=True)
+
+            def scores(batch: list[str]) -> npt.NDArray[np.float32]:
+                b = wp.encode_batch(batch)
+                feeds = {"input_ids": b.input_ids, "attention_mask": b.attention_mask}
+                return np.asarray(sess.run(None, feeds)[0][:, 0], dtype=np.float32)
+
+            ft = short_text.in_length_order(texts.texts, scores)
+            print(f"{name}: {len(ft)} texts in {time.perf_counter() - t:.0f} s", flush=True)
             ng = short_text.score_onnx(REPO / "models" / "ngram", texts.texts, word_index).reshape(
                 -1
             )

@@ -27,13 +27,6 @@ from training.pipeline import load_data, short_text_sets
 REPO = Path(__file__).resolve().parents[1]
 
 
-def session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def embed(
     sess: ort.InferenceSession, wp: WordPiece, texts: Sequence[str], batch: int = 64
 ) -> npt.NDArray[np.float32]:
@@ -127,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         d = minilm.package_dir()
         onnx.save(minilm.build_encoder(minilm.read_safetensors(d / "model.safetensors")), encoder)
     wp = WordPiece(minilm.package_dir() / "tokenizer.json", args.max_tokens, side="left")
-    sess = session(encoder, args.threads)
+    sess = minilm.session(encoder, args.threads)
 
     config = TrainConfig()
     splits = load_data(config, data.read_dataset(data.find_dataset(args.data)))

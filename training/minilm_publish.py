@@ -36,7 +36,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, compose, helper
 
-from service.card import CARD, GoldenReview, ModelCard, WordPieceInput
+from service.card import CARD, ModelCard, WordPieceInput
 from service.tokenizer import OOV_ID, build_vocabulary, encode_batch, load_word_index
 from service.wordpiece import WordPiece
 from training import artifacts, data, minilm, short_text
@@ -151,28 +151,13 @@ def stacked_graph(
     return model
 
 
-def _session(model: bytes, threads: int = 2) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
-def _in_length_order(texts: list[str], run: Any, batch: int = 64) -> npt.NDArray[np.float64]:
-    """`run(texts)` over batches of similar length (less padding), back in the texts' order."""
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    out = np.zeros(len(texts))
-    for s in range(0, len(texts), batch):
-        idx = order[s : s + batch]
-        out[idx] = np.asarray(run([texts[i] for i in idx]), dtype=np.float64).reshape(-1)
-    return out
-
-
 def _cached(path: Path, run: Any, texts: list[str]) -> npt.NDArray[np.float64]:
-    """`run` over the texts in length order (`_in_length_order`), kept in `path` for a rerun."""
+    """`run` over the texts in length order (short_text.in_length_order), kept in `path` for a
+    rerun."""
     if path.exists():
         return np.asarray(np.load(path), dtype=np.float64)
     t = time.perf_counter()
-    value = _in_length_order(texts, run)
+    value = short_text.in_length_order(texts, run)
     np.save(path, value)
     print(f"{path.name}: {len(value)} texts in {time.perf_counter() - t:.0f} s", flush=True)
     return value
@@ -208,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.model_selection import GroupKFold
 
     from training.minilm_stack import sentence_groups
-    from training.pipeline import load_data, short_text_sets
+    from training.pipeline import data_provenance, golden_set, load_data, short_text_sets
 
     config = TrainConfig()
     dataset = data.find_dataset(args.data)
@@ -232,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder = minilm.build_logit(weights, head, float(npz["__head_bias"][0]))
     tokenizer_file = minilm.package_dir() / TOKENIZER
     wordpiece = WordPiece(tokenizer_file, TOKENS, side="left")
-    ngram_session = _session(ngram_onnx.SerializeToString())
-    encoder_session = _session(encoder.SerializeToString())
+    ngram_session = minilm.session(ngram_onnx.SerializeToString(), 2)
+    encoder_session = minilm.session(encoder.SerializeToString(), 2)
 
     def ngram_scores(texts: list[str]) -> Any:
         return ngram_session.run(None, {"input_ids": encode_batch(texts, vocabulary, window)})[0]
@@ -285,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = stacked_graph(ngram_onnx, encoder, window, coef, intercept)
     model_bytes = model.SerializeToString()
-    stacked = _session(model_bytes)
+    stacked = minilm.session(model_bytes, 2)
 
     def stacked_scores(texts: list[str]) -> Any:
         rows = np.zeros((len(texts), window + TOKENS), dtype=np.int32)
@@ -324,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     reviews = list(splits.test.texts)
     reference = reference_scores(
         features(
-            _in_length_order(reviews, ngram_scores),
+            short_text.in_length_order(reviews, ngram_scores),
             np.load(args.reference_logits),
             word_counts(encode_batch(reviews, vocabulary, window)),
         ),
@@ -398,25 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         parity=parity,
         short_text=figures,
         onnx_sha256=artifacts.sha256_bytes(model_bytes),
-        data={
-            "source": dataset.name,
-            "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
-            "train_reviews": len(splits.train),
-            "test_reviews": len(splits.test),
-        },
+        data=data_provenance(dataset, splits),
         versions=versions,
     )
-    rng = np.random.default_rng(config.seed + 1)
-    picks = rng.choice(len(reviews), size=config.golden_size, replace=False)
-    golden = [
-        GoldenReview(
-            name=splits.test.names[i],
-            label=int(splits.test.labels[i]),
-            text=reviews[i],
-            keras_score=float(reference[i]),
-        )
-        for i in sorted(picks)
-    ]
+    golden = golden_set(config, splits.test, reference)
     target = artifacts.publish_model(
         args.out, model_bytes, card, golden, extra={TOKENIZER: tokenizer_file}
     )

@@ -176,22 +176,32 @@ def jsonable(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def golden_set(
-    config: TrainConfig, encoded: Encoded, scores: npt.NDArray[np.float32]
+    config: TrainConfig, test: data.Reviews, scores: npt.ArrayLike
 ) -> list[GoldenReview]:
-    """A few real test reviews with Keras' scores, for the service to check itself at startup."""
+    """A few real test reviews with the trained model's scores (Keras', or the reference's), for
+    the service to check itself at startup."""
     rng = np.random.default_rng(config.seed + 1)
-    picks = rng.choice(
-        len(encoded.test), size=min(config.golden_size, len(encoded.test)), replace=False
-    )
+    picks = rng.choice(len(test), size=min(config.golden_size, len(test)), replace=False)
+    scores = np.asarray(scores)
     return [
         GoldenReview(
-            name=encoded.test.names[i],
-            label=int(encoded.test.labels[i]),
-            text=encoded.test.texts[i],
+            name=test.names[i],
+            label=int(test.labels[i]),
+            text=test.texts[i],
             keras_score=float(scores[i]),
         )
         for i in sorted(picks)
     ]
+
+
+def data_provenance(dataset: Path, splits: Splits) -> dict[str, Any]:
+    """The card's `data`: which tarball or folder, its digest, how many reviews in each split."""
+    return {
+        "source": dataset.name,
+        "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
+        "train_reviews": len(splits.train),
+        "test_reviews": len(splits.test),
+    }
 
 
 def short_text_sets(
@@ -278,7 +288,9 @@ def run_model(
         onnx_sha256=artifacts.sha256_bytes(onnx_model),
         **provenance,
     )
-    artifacts.publish_model(config.out, onnx_model, card, golden_set(config, encoded, keras_scores))
+    artifacts.publish_model(
+        config.out, onnx_model, card, golden_set(config, encoded.test, keras_scores)
+    )
     log.info(
         "published %s: test accuracy %.4f, parity max |diff| %.2g",
         name,
@@ -297,12 +309,7 @@ def run(config: TrainConfig, reviews: Mapping[str, data.Reviews] | None = None) 
     splits = load_data(config, reviews or data.read_dataset(dataset))
     word_index = load_word_index(word_index_path)
     provenance = {
-        "data": {
-            "source": dataset.name,
-            "sha256": data.sha256sum(dataset) if dataset.is_file() else None,
-            "train_reviews": len(splits.train),
-            "test_reviews": len(splits.test),
-        },
+        "data": data_provenance(dataset, splits),
         "versions": {
             "python": platform.python_version(),
             "tensorflow": tf.__version__,

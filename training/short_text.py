@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from service.card import CARD, MANIFEST, Manifest, ModelCard
-from service.tokenizer import build_vocabulary, encode_batch, load_word_index
+from service.card import MANIFEST, Manifest
+from service.registry import read_model
+from service.tokenizer import load_word_index
 from training import data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,34 +154,27 @@ def scores_summary(scores: npt.ArrayLike, labels: npt.ArrayLike) -> dict[str, fl
     }
 
 
+def in_length_order(
+    texts: Sequence[str], run: Callable[[list[str]], npt.ArrayLike], batch: int = 64
+) -> npt.NDArray[np.float64]:
+    """`run` over batches of texts of similar length, its results back in the texts' order: an
+    encoder's cost grows with the batch's longest text."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.zeros(len(texts))
+    for start in range(0, len(texts), batch):
+        idx = order[start : start + batch]
+        out[idx] = np.asarray(run([texts[i] for i in idx]), dtype=np.float64).reshape(-1)
+    return out
+
+
 def score_onnx(
     model_dir: Path, texts: Sequence[str], word_index: dict[str, int]
 ) -> npt.NDArray[np.float32]:
-    """Scores of a published model (its card's window and vocabulary) on texts."""
-    card = ModelCard.read(model_dir / CARD)
-    vocabulary = build_vocabulary(word_index, card.num_words)
-    session = ort.InferenceSession(
-        str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
-    )
-    if card.wordpiece is None:
-        ids = encode_batch(texts, vocabulary, card.input_length)
-        (scores,) = session.run([card.output_name], {card.input_name: ids})
-        return np.asarray(scores, dtype=np.float32)
-    # A model that also reads WordPiece tokens (the `minilm` model): the service's own rows, in
-    # batches of similar length (an encoder's cost grows with the batch's longest text).
-    from service.registry import SentimentModel
-    from service.wordpiece import WordPiece
-
-    wordpiece = WordPiece(model_dir / card.wordpiece.tokenizer, card.wordpiece.tokens)
-    model = SentimentModel(
-        card.name, card, session, vocabulary, model_dir / "model.onnx", wordpiece
-    )
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    out = np.zeros(len(texts), dtype=np.float32)
-    for start in range(0, len(texts), 64):
-        batch = order[start : start + 64]
-        out[batch] = model.score_texts([texts[i] for i in batch])
-    return out
+    """Scores of a published model (read as the service reads it) on texts."""
+    model = read_model(model_dir, word_index, threads=os.cpu_count() or 1)
+    if model.wordpiece is None:
+        return model.score_texts(texts)
+    return in_length_order(texts, model.score_texts).astype(np.float32)
 
 
 def evaluate_published(
