@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from bench.run import CLIENT_CPU, OUT, machine, publish, rss_mb, server
+from bench.run import CLIENT_CPU, OUT, cpu_seconds, machine, publish, rss_mb, server
 from loadtest.mix import REVIEWS, Call
 from loadtest.run import Sent, send_open_loop
 
@@ -112,6 +112,22 @@ def offered_at(url: str, rate: float, seconds: float) -> dict[str, Any]:
 MAX_RSS_GROWTH = 0.10
 
 
+def price_refusals(runs: list[dict[str, Any]]) -> None:
+    """Where the worker's CPU went at each level: per request served (200), and per refusal in
+    place, as the level's CPU less its 200s at the first level's CPU per 200, over its refusals.
+    The first level (1x) refuses few, so its CPU per 200 is what serving one costs; a refusal's
+    in-place price then counts what it costs the work around it too (bench/refusal.py measures
+    one alone)."""
+    first = runs[0]
+    per_200 = first["worker_cpu_s"] / max(first["statuses"].get("200", 0), 1)
+    for run in runs:
+        served = run["statuses"].get("200", 0)
+        refused = run["statuses"].get("503", 0) + run["statuses"].get("429", 0)
+        run["worker_cpu_ms_per_200"] = run["worker_cpu_s"] / max(served, 1) * 1000
+        left = run["worker_cpu_s"] - served * per_200
+        run["refusal_us_in_place"] = left / refused * 1e6 if run is not first and refused else None
+
+
 def overload(
     url: str, pid: int, seconds: float, factors: tuple[float, ...] = (1, 2, 3, 5)
 ) -> dict[str, Any]:
@@ -123,10 +139,13 @@ def overload(
     sustained = asyncio.run(capacity(url, max(2.0, seconds / 3)))
     runs = []
     for factor in (*factors, factors[-1]):
+        cpu_before = cpu_seconds(pid)
         run = offered_at(url, factor * sustained, seconds)
+        run["worker_cpu_s"] = cpu_seconds(pid) - cpu_before
         run["factor"] = factor
         run["rss_mb_after"] = rss_mb(pid)
         runs.append(run)
+    price_refusals(runs)
     return {
         "capacity_rps": sustained,
         "service_ms": 1000 / sustained,
@@ -150,23 +169,29 @@ def report(r: dict[str, Any]) -> str:
         f"for {r['seconds']:g} s.",
         "",
         "| offered | requests | statuses | unanswered | goodput | of capacity | accepted p50 | "
-        "accepted p99 | refused p99 | RSS after |",
-        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "accepted p99 | refused p99 | worker CPU per 200 | per refusal, in place | RSS after |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in r["runs"]:
+        in_place = run.get("refusal_us_in_place")
         lines.append(
             f"| {run['factor']:g}x | {run['requests']} | {run['statuses']} | "
             f"{run['unanswered']} | {run['goodput_rps']:.0f}/s | "
             f"{run['goodput_rps'] / r['capacity_rps']:.1%} | {run['accepted_p50_ms']:.0f} ms | "
             f"{run['accepted_p99_ms']:.0f} ms | {run['refused_p99_ms']:.0f} ms | "
-            f"{run['rss_mb_after']:.0f} MB |"
+            f"{run['worker_cpu_ms_per_200']:.2f} ms | "
+            f"{'-' if in_place is None else f'{in_place:.0f} us'} | {run['rss_mb_after']:.0f} MB |"
         )
     lines += [
         "",
         f"RSS at start {r['rss_mb_start']:.0f} MB; after the repeated last run vs the one before: "
         f"{r['rss_growth_last_run']:+.1%}. Latency is timed from when each request was due "
         "(open loop), so waiting to be sent counts. Goodput: the 200s answered while the load "
-        "was offered, per second (not the queue's last work, answered after the arrivals stop).",
+        "was offered, per second (not the queue's last work, answered after the arrivals stop). "
+        "Worker CPU: user and system time of the worker over each level, per 200 answered; per "
+        "refusal in place: that CPU less the 200s at the first level's CPU per 200, over the "
+        "refusals (what a refusal costs with the scoring around it; bench/refusal.md prices one "
+        "alone).",
         "",
     ]
     return "\n".join(lines)
